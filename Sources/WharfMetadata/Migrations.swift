@@ -1,0 +1,108 @@
+import Foundation
+import SQLKit
+
+/// Versioned schema migrations, applied in order, each in its own transaction.
+enum Migrations {
+    /// One schema step: a version and its statements.
+    struct Step: Sendable {
+        let version: Int
+        let name: String
+        let statements: @Sendable (SQLFlavor) -> [String]
+    }
+
+    static let all: [Step] = [
+        Step(version: 1, name: "registry core") { f in [
+            """
+            CREATE TABLE repositories (
+                name TEXT COLLATE \(f.byteCollation) PRIMARY KEY,
+                created_at \(f.timeType) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE blobs (
+                digest TEXT PRIMARY KEY,
+                size BIGINT NOT NULL,
+                created_at \(f.timeType) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE repository_blobs (
+                repository TEXT NOT NULL REFERENCES repositories(name) ON DELETE CASCADE,
+                digest TEXT NOT NULL REFERENCES blobs(digest),
+                created_at \(f.timeType) NOT NULL,
+                PRIMARY KEY (repository, digest)
+            )
+            """,
+            "CREATE INDEX repository_blobs_by_digest ON repository_blobs(digest)",
+            """
+            CREATE TABLE manifests (
+                repository TEXT NOT NULL REFERENCES repositories(name) ON DELETE CASCADE,
+                digest TEXT NOT NULL,
+                media_type TEXT NOT NULL,
+                artifact_type TEXT,
+                subject TEXT,
+                annotations TEXT,
+                content \(f.bytesType) NOT NULL,
+                created_at \(f.timeType) NOT NULL,
+                PRIMARY KEY (repository, digest)
+            )
+            """,
+            "CREATE INDEX manifests_by_subject ON manifests(repository, subject)",
+            """
+            CREATE TABLE manifest_references (
+                repository TEXT NOT NULL,
+                manifest TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                PRIMARY KEY (repository, manifest, digest),
+                FOREIGN KEY (repository, manifest) REFERENCES manifests(repository, digest) ON DELETE CASCADE
+            )
+            """,
+            "CREATE INDEX manifest_references_by_digest ON manifest_references(digest)",
+            """
+            CREATE TABLE tags (
+                repository TEXT NOT NULL,
+                name TEXT COLLATE \(f.byteCollation) NOT NULL,
+                manifest TEXT NOT NULL,
+                updated_at \(f.timeType) NOT NULL,
+                PRIMARY KEY (repository, name),
+                FOREIGN KEY (repository, manifest) REFERENCES manifests(repository, digest) ON DELETE CASCADE
+            )
+            """,
+            """
+            CREATE TABLE uploads (
+                id TEXT PRIMARY KEY,
+                repository TEXT NOT NULL,
+                size BIGINT NOT NULL,
+                created_at \(f.timeType) NOT NULL,
+                updated_at \(f.timeType) NOT NULL
+            )
+            """,
+            "CREATE INDEX uploads_by_activity ON uploads(updated_at)",
+        ] },
+    ]
+
+    /// Applies every step newer than the database's version.
+    static func run(on access: any SQLDatabaseAccess) async throws {
+        let flavor = access.flavor
+        try await access.transaction { db in
+            try await db.raw("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at \(unsafeRaw: flavor.timeType) NOT NULL)
+                """).run()
+        }
+        let applied = try await access.reader.raw("SELECT version FROM schema_migrations")
+            .all().map { try $0.decode(column: "version", as: Int.self) }
+        for step in all where !applied.contains(step.version) {
+            try await access.transaction { db in
+                for statement in step.statements(flavor) {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.raw("""
+                    INSERT INTO schema_migrations (version, name, applied_at)
+                    VALUES (\(bind: step.version), \(bind: step.name), \(bind: Date().timeIntervalSince1970))
+                    """).run()
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import SQLKit
+
+/// How the metadata store reaches its database: concurrent reads, serialised write transactions.
+public protocol SQLDatabaseAccess: Sendable {
+    /// A database for single-statement reads.
+    var reader: any SQLDatabase { get }
+    /// Runs `body` in one write transaction, committed when it returns, rolled back when it throws.
+    func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// The SQL flavour, for the few statements that differ.
+    var flavor: SQLFlavor { get }
+    /// Closes every connection.
+    func shutdown() async throws
+}
+
+/// The SQL dialects Wharf supports.
+public enum SQLFlavor: Sendable {
+    case sqlite
+    case postgres
+
+    /// The column type for raw bytes.
+    var bytesType: String { self == .sqlite ? "BLOB" : "BYTEA" }
+    /// The column type for timestamps (seconds since 1970).
+    var timeType: String { self == .sqlite ? "REAL" : "DOUBLE PRECISION" }
+    /// The collation that orders text by bytes.
+    var byteCollation: String { self == .sqlite ? "BINARY" : "\"C\"" }
+}

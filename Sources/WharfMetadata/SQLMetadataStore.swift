@@ -1,0 +1,281 @@
+import Foundation
+import SQLKit
+import WharfCore
+
+/// `MetadataStore` over any SQL database SQLKit speaks (SQLite by default, PostgreSQL later).
+public struct SQLMetadataStore: MetadataStore {
+    let access: any SQLDatabaseAccess
+
+    /// Wraps `access` and brings its schema up to date.
+    public static func open(_ access: any SQLDatabaseAccess) async throws -> SQLMetadataStore {
+        try await Migrations.run(on: access)
+        return SQLMetadataStore(access: access)
+    }
+
+    private var db: any SQLDatabase { access.reader }
+    private static var now: Double { Date().timeIntervalSince1970 }
+
+    public func checkHealth() async throws {
+        _ = try await db.raw("SELECT 1 AS ok").all()
+    }
+
+    // MARK: Repositories
+
+    public func repositoryExists(_ name: RepositoryName) async throws -> Bool {
+        try await db.raw("SELECT 1 AS ok FROM repositories WHERE name = \(bind: name.value)").first() != nil
+    }
+
+    public func repositories(after last: String?, limit: Int) async throws -> [RepositoryName] {
+        try await db.raw("""
+            SELECT name FROM repositories WHERE name > \(bind: last ?? "") ORDER BY name LIMIT \(bind: limit)
+            """).all().compactMap { RepositoryName(try $0.decode(column: "name", as: String.self)) }
+    }
+
+    private static func ensureRepository(_ name: RepositoryName, in db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO repositories (name, created_at) VALUES (\(bind: name.value), \(bind: now))
+            ON CONFLICT (name) DO NOTHING
+            """).run()
+    }
+
+    // MARK: Blobs
+
+    public func linkedBlobSize(_ digest: Digest, in repository: RepositoryName) async throws -> Int64? {
+        try await db.raw("""
+            SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+            WHERE rb.repository = \(bind: repository.value) AND rb.digest = \(bind: digest.description)
+            """).first()?.decode(column: "size", as: Int64.self)
+    }
+
+    public func linkedBlobs(_ digests: [Digest], in repository: RepositoryName) async throws -> Set<Digest> {
+        guard !digests.isEmpty else { return [] }
+        let rows = try await db.raw("""
+            SELECT digest FROM repository_blobs WHERE repository = \(bind: repository.value)
+            AND digest IN (\(binds: digests.map(\.description)))
+            """).all()
+        return Set(try rows.compactMap { Digest(try $0.decode(column: "digest", as: String.self)) })
+    }
+
+    public func linkBlob(_ digest: Digest, size: Int64, into repository: RepositoryName) async throws {
+        try await access.transaction { db in
+            try await Self.link(digest, size: size, into: repository, in: db)
+        }
+    }
+
+    private static func link(_ digest: Digest, size: Int64, into repository: RepositoryName, in db: any SQLDatabase) async throws {
+        try await ensureRepository(repository, in: db)
+        try await db.raw("""
+            INSERT INTO blobs (digest, size, created_at) VALUES (\(bind: digest.description), \(bind: size), \(bind: now))
+            ON CONFLICT (digest) DO NOTHING
+            """).run()
+        try await db.raw("""
+            INSERT INTO repository_blobs (repository, digest, created_at)
+            VALUES (\(bind: repository.value), \(bind: digest.description), \(bind: now))
+            ON CONFLICT (repository, digest) DO NOTHING
+            """).run()
+    }
+
+    public func unlinkBlob(_ digest: Digest, from repository: RepositoryName) async throws -> Bool {
+        try await access.transaction { db in
+            let found = try await db.raw("""
+                SELECT 1 AS ok FROM repository_blobs
+                WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
+                """).first() != nil
+            if found {
+                try await db.raw("""
+                    DELETE FROM repository_blobs
+                    WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
+                    """).run()
+            }
+            return found
+        }
+    }
+
+    // MARK: Manifests and tags
+
+    public func putManifest(_ manifest: StoredManifest, tag: Tag?, in repository: RepositoryName) async throws {
+        let annotations = try manifest.annotations.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try await access.transaction { db in
+            try await Self.ensureRepository(repository, in: db)
+            try await db.raw("""
+                INSERT INTO manifests (repository, digest, media_type, artifact_type, subject, annotations, content, created_at)
+                VALUES (\(bind: repository.value), \(bind: manifest.digest.description), \(bind: manifest.mediaType),
+                        \(bind: manifest.artifactType), \(bind: manifest.subject?.description), \(bind: annotations),
+                        \(bind: Data(manifest.content)), \(bind: manifest.createdAt.timeIntervalSince1970))
+                ON CONFLICT (repository, digest) DO NOTHING
+                """).run()
+            let references = manifest.blobReferences.map { ($0, "blob") } + manifest.manifestReferences.map { ($0, "manifest") }
+            for (digest, kind) in references {
+                try await db.raw("""
+                    INSERT INTO manifest_references (repository, manifest, digest, kind)
+                    VALUES (\(bind: repository.value), \(bind: manifest.digest.description), \(bind: digest.description), \(bind: kind))
+                    ON CONFLICT (repository, manifest, digest) DO NOTHING
+                    """).run()
+            }
+            if let tag {
+                try await db.raw("""
+                    INSERT INTO tags (repository, name, manifest, updated_at)
+                    VALUES (\(bind: repository.value), \(bind: tag.value), \(bind: manifest.digest.description), \(bind: Self.now))
+                    ON CONFLICT (repository, name) DO UPDATE SET manifest = excluded.manifest, updated_at = excluded.updated_at
+                    """).run()
+            }
+        }
+    }
+
+    public func manifest(_ digest: Digest, in repository: RepositoryName) async throws -> StoredManifest? {
+        guard let row = try await db.raw("""
+            SELECT digest, media_type, artifact_type, subject, annotations, content, created_at FROM manifests
+            WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
+            """).first() else { return nil }
+        return try Self.decodeManifest(row)
+    }
+
+    private static func decodeManifest(_ row: any SQLRow) throws -> StoredManifest {
+        let annotations = try row.decode(column: "annotations", as: String?.self).flatMap {
+            try JSONDecoder().decode([String: String].self, from: Data($0.utf8))
+        }
+        return StoredManifest(
+            digest: Digest(try row.decode(column: "digest", as: String.self))!,
+            mediaType: try row.decode(column: "media_type", as: String.self),
+            content: Array(try row.decode(column: "content", as: Data.self)),
+            artifactType: try row.decode(column: "artifact_type", as: String?.self),
+            subject: try row.decode(column: "subject", as: String?.self).flatMap { Digest($0) },
+            annotations: annotations,
+            createdAt: Date(timeIntervalSince1970: try row.decode(column: "created_at", as: Double.self))
+        )
+    }
+
+    public func taggedDigest(_ tag: Tag, in repository: RepositoryName) async throws -> Digest? {
+        try await db.raw("""
+            SELECT manifest FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)
+            """).first().flatMap { Digest(try $0.decode(column: "manifest", as: String.self)) }
+    }
+
+    public func existingManifests(_ digests: [Digest], in repository: RepositoryName) async throws -> Set<Digest> {
+        guard !digests.isEmpty else { return [] }
+        let rows = try await db.raw("""
+            SELECT digest FROM manifests WHERE repository = \(bind: repository.value)
+            AND digest IN (\(binds: digests.map(\.description)))
+            """).all()
+        return Set(try rows.compactMap { Digest(try $0.decode(column: "digest", as: String.self)) })
+    }
+
+    public func deleteManifest(_ digest: Digest, in repository: RepositoryName) async throws -> Bool {
+        try await access.transaction { db in
+            let found = try await db.raw("""
+                SELECT 1 AS ok FROM manifests WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
+                """).first() != nil
+            if found {
+                try await db.raw("""
+                    DELETE FROM manifests WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
+                    """).run()
+            }
+            return found
+        }
+    }
+
+    public func deleteTag(_ tag: Tag, in repository: RepositoryName) async throws -> Bool {
+        try await access.transaction { db in
+            let found = try await db.raw("""
+                SELECT 1 AS ok FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)
+                """).first() != nil
+            if found {
+                try await db.raw("""
+                    DELETE FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)
+                    """).run()
+            }
+            return found
+        }
+    }
+
+    public func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
+        try await db.raw("""
+            SELECT name FROM tags WHERE repository = \(bind: repository.value) AND name > \(bind: last ?? "")
+            ORDER BY name LIMIT \(bind: limit)
+            """).all().map { try $0.decode(column: "name", as: String.self) }
+    }
+
+    public func referrers(of digest: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [StoredManifest] {
+        let rows = try await db.raw("""
+            SELECT digest, media_type, artifact_type, subject, annotations, content, created_at FROM manifests
+            WHERE repository = \(bind: repository.value) AND subject = \(bind: digest.description)
+            ORDER BY digest
+            """).all()
+        return try rows.map(Self.decodeManifest).filter { artifactType == nil || $0.artifactType == artifactType }
+    }
+
+    // MARK: Uploads
+
+    public func createUpload(_ upload: UploadSession) async throws {
+        try await access.transaction { db in
+            try await db.raw("""
+                INSERT INTO uploads (id, repository, size, created_at, updated_at)
+                VALUES (\(bind: upload.id), \(bind: upload.repository.value), \(bind: upload.size),
+                        \(bind: upload.createdAt.timeIntervalSince1970), \(bind: upload.updatedAt.timeIntervalSince1970))
+                """).run()
+        }
+    }
+
+    public func upload(_ id: String) async throws -> UploadSession? {
+        guard let row = try await db.raw("""
+            SELECT id, repository, size, created_at, updated_at FROM uploads WHERE id = \(bind: id)
+            """).first() else { return nil }
+        return try Self.decodeUpload(row)
+    }
+
+    private static func decodeUpload(_ row: any SQLRow) throws -> UploadSession? {
+        guard let repository = RepositoryName(try row.decode(column: "repository", as: String.self)) else { return nil }
+        return UploadSession(
+            id: try row.decode(column: "id", as: String.self),
+            repository: repository,
+            size: try row.decode(column: "size", as: Int64.self),
+            createdAt: Date(timeIntervalSince1970: try row.decode(column: "created_at", as: Double.self)),
+            updatedAt: Date(timeIntervalSince1970: try row.decode(column: "updated_at", as: Double.self))
+        )
+    }
+
+    public func updateUpload(_ id: String, size: Int64, at time: Date) async throws {
+        try await access.transaction { db in
+            try await db.raw("""
+                UPDATE uploads SET size = \(bind: size), updated_at = \(bind: time.timeIntervalSince1970) WHERE id = \(bind: id)
+                """).run()
+        }
+    }
+
+    public func completeUpload(_ id: String, digest: Digest, size: Int64) async throws {
+        try await access.transaction { db in
+            guard let row = try await db.raw("SELECT repository FROM uploads WHERE id = \(bind: id)").first(),
+                  let repository = RepositoryName(try row.decode(column: "repository", as: String.self))
+            else { throw RegistryError.uploadUnknown(id) }
+            try await db.raw("DELETE FROM uploads WHERE id = \(bind: id)").run()
+            try await Self.link(digest, size: size, into: repository, in: db)
+        }
+    }
+
+    public func deleteUpload(_ id: String) async throws -> Bool {
+        try await access.transaction { db in
+            let found = try await db.raw("SELECT 1 AS ok FROM uploads WHERE id = \(bind: id)").first() != nil
+            if found {
+                try await db.raw("DELETE FROM uploads WHERE id = \(bind: id)").run()
+            }
+            return found
+        }
+    }
+
+    public func uploads(idleSince time: Date) async throws -> [UploadSession] {
+        try await db.raw("""
+            SELECT id, repository, size, created_at, updated_at FROM uploads
+            WHERE updated_at < \(bind: time.timeIntervalSince1970)
+            """).all().compactMap(Self.decodeUpload)
+    }
+
+    // MARK: Statistics
+
+    public func openUploadCount() async throws -> Int {
+        try await db.raw("SELECT COUNT(*) AS n FROM uploads").first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    public func storedBytes() async throws -> Int64 {
+        try await db.raw("SELECT COALESCE(SUM(size), 0) AS n FROM blobs").first()?.decode(column: "n", as: Int64.self) ?? 0
+    }
+}

@@ -1,0 +1,66 @@
+import Logging
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import Synchronization
+
+/// SQLite in WAL mode: one writer connection behind an async lock, a few reader connections.
+///
+/// `synchronous=FULL` makes every committed transaction durable before the call returns.
+public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let next = Atomic<Int>(0)
+    private let writeLock = AsyncSerialLock()
+
+    public var flavor: SQLFlavor { .sqlite }
+
+    /// Opens (creating if needed) the database file at `path`.
+    public static func open(path: String, readers count: Int = 4, logger: Logger) async throws -> SQLiteDatabaseAccess {
+        let writer = try await openConnection(path, logger: logger)
+        _ = try await writer.query("PRAGMA journal_mode=WAL")
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<max(1, count) {
+            readers.append(try await openConnection(path, logger: logger))
+        }
+        return SQLiteDatabaseAccess(writer: writer, readers: readers)
+    }
+
+    private static func openConnection(_ path: String, logger: Logger) async throws -> SQLiteConnection {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        for pragma in ["PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=FULL"] {
+            _ = try await connection.query(pragma)
+        }
+        return connection
+    }
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+        self.writer = writer
+        self.readers = readers
+    }
+
+    public var reader: any SQLDatabase {
+        let index = next.add(1, ordering: .relaxed).oldValue
+        return readers[index % readers.count].sql(queryLogLevel: .trace)
+    }
+
+    public func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let db = writer.sql(queryLogLevel: .trace)
+        return try await writeLock.withLock {
+            try await db.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func shutdown() async throws {
+        try await writer.close()
+        for reader in readers { try await reader.close() }
+    }
+}

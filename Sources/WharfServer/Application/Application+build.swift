@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import ServiceLifecycle
+import Logging
+import NIOSSL
+import WharfMetadata
+import WharfStorage
+
+/// The stores and services a Wharf application is built from.
+public struct WharfDependencies: Sendable {
+    public var registry: Registry
+    public var metrics: RegistryMetrics
+    /// Closes the database when the application stops.
+    public var shutdown: @Sendable () async throws -> Void
+
+    public init(registry: Registry, metrics: RegistryMetrics = RegistryMetrics(), shutdown: @escaping @Sendable () async throws -> Void = {}) {
+        self.registry = registry
+        self.metrics = metrics
+        self.shutdown = shutdown
+    }
+
+    /// The default stores: SQLite and a blob folder under the data directory.
+    public static func local(dataDirectory: String, logger: Logger) async throws -> WharfDependencies {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let database = try await SQLiteDatabaseAccess.open(path: "\(dataDirectory)/wharf.db", logger: logger)
+        let metadata = try await SQLMetadataStore.open(database)
+        let blobs = try FileSystemBlobStore(root: dataDirectory)
+        return WharfDependencies(registry: Registry(metadata: metadata, blobs: blobs), shutdown: { try await database.shutdown() })
+    }
+}
+
+/// Builds the router: registry API, operations endpoints and their middleware.
+public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfRequestContext> {
+    let router = Router(context: WharfRequestContext.self)
+    router.add(middleware: ObservabilityMiddleware(metrics: dependencies.metrics))
+    router.add(middleware: RegistryResponseMiddleware())
+    OperationsRoutes(registry: dependencies.registry, metrics: dependencies.metrics).register(on: router)
+    RegistryRoutes(registry: dependencies.registry).register(on: router)
+    return router
+}
+
+/// Builds the whole application for `configuration`, with the default local stores.
+public func buildApplication(_ configuration: WharfConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    let dependencies = try await WharfDependencies.local(dataDirectory: configuration.dataDirectory, logger: logger)
+    let janitor = UploadJanitor(
+        metadata: dependencies.registry.metadata, blobs: dependencies.registry.blobs,
+        expiry: configuration.uploadExpiry, interval: configuration.janitorInterval, logger: logger
+    )
+    let server: HTTPServerBuilder
+    if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        )
+        server = try .tls(.http1(), tlsConfiguration: tls)
+    } else {
+        server = .http1()
+    }
+    return Application(
+        router: buildRouter(dependencies),
+        server: server,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
+        services: [janitor, DatabaseCloser(close: dependencies.shutdown)],
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            print("Wharf listening on \(configuration.url(port: port))")
+            fflush(nil)
+        },
+        logger: logger
+    )
+}
+
+/// Closes the stores after the server has stopped.
+struct DatabaseCloser: Service {
+    let close: @Sendable () async throws -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
+    }
+}

@@ -1,0 +1,32 @@
+import Logging
+
+/// Everything `wharf serve` can be told, resolved once from flags, then environment, then defaults.
+public struct WharfConfiguration: Sendable {
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case text
+        case json
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 5000
+    public var dataDirectory = "./wharf-data"
+    public var logLevel: Logger.Level = .info
+    public var logFormat: LogFormat = .text
+    /// PEM certificate chain and private key; both set means HTTPS.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    /// Seconds an upload session may stay idle before it expires and its bytes are reclaimed.
+    public var uploadExpiry: Double = 24 * 3600
+    /// How often the upload janitor looks for expired sessions, in seconds.
+    public var janitorInterval: Double = 60
+
+    public init() {}
+
+    /// Whether the server speaks HTTPS.
+    public var usesTLS: Bool { tlsCertificatePath != nil && tlsKeyPath != nil }
+
+    /// The URL clients reach the server on.
+    public func url(port actualPort: Int? = nil) -> String {
+        "\(usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(actualPort ?? port)"
+    }
+}

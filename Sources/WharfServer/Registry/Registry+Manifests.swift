@@ -1,0 +1,121 @@
+import Foundation
+import WharfCore
+import WharfMetadata
+
+extension Registry {
+    /// Validates and stores a manifest pushed to `reference`; returns what was stored.
+    func putManifest(_ bytes: [UInt8], contentType: String?, reference: Reference,
+                     in repository: RepositoryName) async throws -> (stored: StoredManifest, manifest: Manifest) {
+        let manifest = try Manifest.parse(bytes, contentType: contentType)
+        let digest: Digest
+        switch reference {
+        case .digest(let expected):
+            digest = Digest.of(bytes, algorithm: expected.algorithm)
+            guard digest == expected else {
+                throw RegistryError(.digestInvalid, "the manifest has digest \(digest), not \(expected)",
+                                    detail: ["expected": expected.description, "actual": digest.description])
+            }
+        case .tag:
+            digest = Digest.of(bytes)
+        }
+        let required = manifest.requiredBlobs
+        let linked = try await metadata.linkedBlobs(required, in: repository)
+        if let missing = required.first(where: { !linked.contains($0) }) {
+            throw RegistryError(.manifestBlobUnknown, "the manifest references a blob the repository does not have",
+                                detail: ["digest": missing.description])
+        }
+        let children = manifest.manifests.map(\.digest)
+        let existing = try await metadata.existingManifests(children, in: repository)
+        if let missing = children.first(where: { !existing.contains($0) }) {
+            throw RegistryError(.manifestChildUnknown, "the index references a manifest the repository does not have; push it first",
+                                detail: ["digest": missing.description])
+        }
+        let stored = StoredManifest(
+            digest: digest, mediaType: manifest.mediaType, content: bytes,
+            artifactType: manifest.artifactType, subject: manifest.subject?.digest,
+            annotations: manifest.annotations, blobReferences: required, manifestReferences: children
+        )
+        var tag: Tag? = nil
+        if case .tag(let t) = reference { tag = t }
+        try await metadata.putManifest(stored, tag: tag, in: repository)
+        return (stored, manifest)
+    }
+
+    /// The manifest `reference` names, negotiated against the client's `Accept` types.
+    func manifest(_ reference: Reference, in repository: RepositoryName, accepting accept: AcceptedMediaTypes) async throws -> StoredManifest {
+        let digest: Digest
+        switch reference {
+        case .digest(let d):
+            digest = d
+        case .tag(let tag):
+            guard let d = try await metadata.taggedDigest(tag, in: repository) else {
+                throw RegistryError.manifestUnknown(reference)
+            }
+            digest = d
+        }
+        guard let stored = try await metadata.manifest(digest, in: repository) else {
+            throw RegistryError.manifestUnknown(reference)
+        }
+        // A digest names exact bytes: never substitute anything else.
+        guard case .tag = reference, !accept.accepts(stored.mediaType) else { return stored }
+        if MediaType.indexTypes.contains(stored.mediaType),
+           let child = try await defaultPlatformChild(of: stored, in: repository),
+           accept.accepts(child.mediaType) {
+            return child
+        }
+        if stored.mediaType == MediaType.dockerManifest { return stored }
+        throw RegistryError(.manifestUnknown, "the manifest is a \(stored.mediaType), which the client's Accept header does not allow",
+                            detail: ["reference": reference.description])
+    }
+
+    /// The linux/amd64 entry of an index, for clients that cannot read indexes.
+    private func defaultPlatformChild(of index: StoredManifest, in repository: RepositoryName) async throws -> StoredManifest? {
+        guard let parsed = try? Manifest.parse(index.content, contentType: index.mediaType),
+              let entry = parsed.manifests.first(where: { $0.platform?.os == "linux" && $0.platform?.architecture == "amd64" })
+        else { return nil }
+        return try await metadata.manifest(entry.digest, in: repository)
+    }
+
+    /// Deletes a tag (by tag) or a manifest and all its tags (by digest).
+    func deleteManifest(_ reference: Reference, in repository: RepositoryName) async throws {
+        let found = switch reference {
+        case .tag(let tag): try await metadata.deleteTag(tag, in: repository)
+        case .digest(let digest): try await metadata.deleteManifest(digest, in: repository)
+        }
+        guard found else { throw RegistryError.manifestUnknown(reference) }
+    }
+
+    /// The repository's tags, paginated.
+    func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
+        guard try await metadata.repositoryExists(repository) else { throw RegistryError.nameUnknown(repository) }
+        guard limit > 0 else { return [] }
+        return try await metadata.tags(in: repository, after: last, limit: limit)
+    }
+
+    /// Manifests of the repository whose subject is `digest`, as descriptors.
+    func referrers(of digest: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [Descriptor] {
+        try await metadata.referrers(of: digest, in: repository, artifactType: artifactType).map {
+            Descriptor(mediaType: $0.mediaType, digest: $0.digest, size: Int64($0.content.count),
+                       annotations: $0.annotations, artifactType: $0.artifactType)
+        }
+    }
+}
+
+/// The manifest media types a client accepts, from its `Accept` headers.
+struct AcceptedMediaTypes: Sendable {
+    private let types: Set<String>
+
+    init(headerValues: [String]) {
+        types = Set(headerValues.flatMap { $0.split(separator: ",") }.map { MediaType.essence($0) }.filter { !$0.isEmpty })
+    }
+
+    /// Whether `mediaType` may be served. A client that names no manifest type at all
+    /// (no Accept, `*/*`, `application/json`) gets what is stored.
+    func accepts(_ mediaType: String) -> Bool {
+        types.contains(mediaType) || types.isDisjoint(with: Self.manifestTypes)
+    }
+
+    private static let manifestTypes: Set<String> = [
+        MediaType.dockerManifest, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.ociIndex,
+    ]
+}

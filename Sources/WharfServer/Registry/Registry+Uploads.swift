@@ -1,0 +1,147 @@
+import Foundation
+import NIOCore
+import WharfCore
+import WharfMetadata
+import WharfStorage
+
+extension Registry {
+    /// Opens a new upload session in the repository.
+    func startUpload(in repository: RepositoryName) async throws -> UploadSession {
+        let now = Date()
+        let session = UploadSession(id: UUID().uuidString.lowercased(), repository: repository, createdAt: now, updatedAt: now)
+        try await blobs.createUpload(session.id)
+        try await metadata.createUpload(session)
+        return session
+    }
+
+    /// The upload `id`, which must belong to `repository`.
+    func upload(_ id: String, in repository: RepositoryName) async throws -> UploadSession {
+        guard let session = try await metadata.upload(id), session.repository == repository else {
+            throw RegistryError.uploadUnknown(id)
+        }
+        return session
+    }
+
+    /// Appends a streamed chunk to the upload.
+    ///
+    /// - Parameters:
+    ///   - range: the `Content-Range` the client sent, if any; its start must be the current size.
+    ///   - body: the chunk, hashed and written as it arrives.
+    func appendUpload(_ id: String, in repository: RepositoryName, range: ClosedRange<Int64>?,
+                      body: some AsyncSequence<ByteBuffer, any Error>) async throws -> UploadSession {
+        var session = try await upload(id, in: repository)
+        if let range, range.lowerBound != session.size {
+            throw RegistryError.uploadRangeMismatch(session, repository: repository)
+        }
+        let written = try await write(body, to: session)
+        if let range, Int64(range.count) != written {
+            throw RegistryError(.sizeInvalid, "Content-Range covers \(range.count) bytes but the body had \(written)")
+        }
+        session.size += written
+        session.updatedAt = Date()
+        try await metadata.updateUpload(id, size: session.size, at: session.updatedAt)
+        return session
+    }
+
+    /// Completes the upload with an optional last chunk; the blob is stored only if it hashes to `digest`.
+    func finishUpload(_ id: String, in repository: RepositoryName, digest: Digest,
+                      lastChunk: (some AsyncSequence<ByteBuffer, any Error>)?) async throws -> Int64 {
+        var session = try await upload(id, in: repository)
+        if let lastChunk {
+            session.size += try await write(lastChunk, to: session, algorithm: digest.algorithm)
+        }
+        let hasher = try await hasher(for: session, algorithm: digest.algorithm)
+        let computed = hasher.finalize()
+        guard computed == digest else {
+            try await cancelUpload(id, in: repository)
+            throw RegistryError(.digestInvalid, "the uploaded content has digest \(computed), not \(digest)",
+                                detail: ["expected": digest.description, "actual": computed.description])
+        }
+        try await blobs.commitUpload(id, as: digest)
+        try await metadata.completeUpload(id, digest: digest, size: session.size)
+        hashes.remove(id)
+        return session.size
+    }
+
+    /// Stores a whole blob sent in one request (`POST ?digest=` or a fresh session's `PUT`).
+    func uploadMonolithic(into repository: RepositoryName, digest: Digest,
+                          body: some AsyncSequence<ByteBuffer, any Error>) async throws -> Int64 {
+        let session = try await startUpload(in: repository)
+        do {
+            return try await finishUpload(session.id, in: repository, digest: digest, lastChunk: body)
+        } catch {
+            _ = try? await metadata.deleteUpload(session.id)
+            try? await blobs.deleteUpload(session.id)
+            hashes.remove(session.id)
+            throw error
+        }
+    }
+
+    /// Abandons the upload and discards its bytes.
+    func cancelUpload(_ id: String, in repository: RepositoryName) async throws {
+        _ = try await upload(id, in: repository)
+        hashes.remove(id)
+        _ = try await metadata.deleteUpload(id)
+        try await blobs.deleteUpload(id)
+    }
+
+    /// Streams `body` to the end of the staged upload, hashing as it goes; returns the bytes written.
+    /// On failure the staged size recorded in metadata is unchanged, so the partial chunk is discarded.
+    private func write(_ body: some AsyncSequence<ByteBuffer, any Error>, to session: UploadSession,
+                       algorithm: Digest.Algorithm = .sha256) async throws -> Int64 {
+        var hasher = try await hasher(for: session, algorithm: algorithm)
+        let writer = try await blobs.appendToUpload(session.id, at: session.size)
+        var written: Int64 = 0
+        do {
+            for try await buffer in body {
+                buffer.withUnsafeReadableBytes { hasher.update($0) }
+                try await writer.write(buffer)
+                written += Int64(buffer.readableBytes)
+            }
+            _ = try await writer.close()
+        } catch {
+            _ = try? await writer.close()
+            throw RegistryError(.blobUploadInvalid, "the upload body ended early or could not be stored",
+                                detail: ["uuid": session.id])
+        }
+        hashes.store(session.id, at: session.size + written, hasher: hasher)
+        return written
+    }
+
+    /// The hash of the upload's staged bytes so far, from the cache or by re-reading them.
+    private func hasher(for session: UploadSession, algorithm: Digest.Algorithm) async throws -> DigestHasher {
+        if let cached = hashes.take(session.id, at: session.size, algorithm: algorithm) {
+            hashes.store(session.id, at: session.size, hasher: cached)
+            return cached
+        }
+        var hasher = DigestHasher(algorithm)
+        if session.size > 0 {
+            try await blobs.readUpload(session.id, range: 0..<session.size) { buffer in
+                buffer.withUnsafeReadableBytes { hasher.update($0) }
+            }
+        }
+        return hasher
+    }
+}
+
+extension RegistryError {
+    /// A chunk that does not start where the upload ends: 416 with the current range, so the client can resume.
+    static func uploadRangeMismatch(_ session: UploadSession, repository: RepositoryName) -> RegistryError {
+        RegistryError(
+            .rangeInvalid, "chunk does not start at the end of the upload (\(session.size) bytes received)",
+            detail: ["uuid": session.id],
+            headers: UploadHeaders.of(session, repository: repository)
+        )
+    }
+}
+
+/// The headers Distribution sends for an upload in progress.
+enum UploadHeaders {
+    static func of(_ session: UploadSession, repository: RepositoryName) -> [String: String] {
+        [
+            "Location": "/v2/\(repository.value)/blobs/uploads/\(session.id)",
+            "Range": "0-\(max(session.size - 1, 0))",
+            "Docker-Upload-UUID": session.id,
+        ]
+    }
+}

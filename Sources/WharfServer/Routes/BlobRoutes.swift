@@ -1,0 +1,45 @@
+import Hummingbird
+import WharfCore
+
+extension RegistryRoutes {
+    /// `GET`/`HEAD /v2/<name>/blobs/<digest>`, with `Range` support.
+    func getBlob(_ request: Request, name: RepositoryName, digest raw: String) async throws -> Response {
+        let digest = try RequestValues.digest(raw)
+        let head = request.method == .head
+        var headers: HTTPFields = [
+            .dockerContentDigest: digest.description,
+            .contentType: "application/octet-stream",
+            .acceptRanges: "bytes",
+            .eTag: "\"\(digest)\"",
+            .cacheControl: "max-age=31536000",
+        ]
+        guard let size = try await registry.metadata.linkedBlobSize(digest, in: name) else {
+            // Manifests are content too: serve their bytes by digest, as Distribution does.
+            guard let manifest = try await registry.metadata.manifest(digest, in: name) else {
+                throw RegistryError.blobUnknown(digest)
+            }
+            return .json(manifest.content, head: head, contentType: manifest.mediaType, headers: headers)
+        }
+        let range = try ByteRange.requested(request.headers[.range], size: size)
+        let span = range ?? 0..<size
+        headers[.contentLength] = String(span.count)
+        if range != nil {
+            headers[.contentRange] = "bytes \(span.lowerBound)-\(span.upperBound - 1)/\(size)"
+        }
+        let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
+        if head || span.isEmpty { return Response(status: status, headers: headers) }
+        let blobs = registry.blobs
+        let body = ResponseBody(contentLength: Int(span.count)) { writer in
+            try await blobs.read(digest, range: range) { try await writer.write($0) }
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// `DELETE /v2/<name>/blobs/<digest>`: unlinks the blob from the repository.
+    func deleteBlob(name: RepositoryName, digest raw: String) async throws -> Response {
+        let digest = try RequestValues.digest(raw)
+        try await registry.deleteBlob(digest, in: name)
+        return .empty(.accepted, headers: [.dockerContentDigest: digest.description])
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import _NIOFileSystem
+import WharfCore
+
+/// A `BlobStore` in a local folder.
+///
+/// Layout under `root`:
+/// - `blobs/<algorithm>/<first two hex>/<hex>` — committed blobs, immutable;
+/// - `uploads/<id>` — staged upload bytes, moved into `blobs/` by an atomic rename on commit.
+///
+/// Commits fsync the file and its directory before returning, so an acknowledged blob
+/// survives a crash, and a crash never leaves a partial file under `blobs/`.
+public struct FileSystemBlobStore: BlobStore {
+    public let root: String
+    private let threadPool: NIOThreadPool
+
+    public init(root: String, threadPool: NIOThreadPool = .singleton) throws {
+        self.root = root
+        self.threadPool = threadPool
+        for dir in [root, "\(root)/blobs", "\(root)/uploads"] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+    }
+
+    /// Where the bytes of `digest` live.
+    public func path(of digest: Digest) -> String {
+        "\(root)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded.prefix(2))/\(digest.encoded)"
+    }
+
+    func uploadPath(_ id: String) -> String { "\(root)/uploads/\(id)" }
+
+    public func size(of digest: Digest) async throws -> Int64? {
+        var info = stat()
+        guard stat(path(of: digest), &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
+    public func read(_ digest: Digest, range: Range<Int64>?,
+                     into consume: (ByteBuffer) async throws -> Void) async throws {
+        try await Self.readFile(path(of: digest), range: range, into: consume)
+    }
+
+    public func delete(_ digest: Digest) async throws {
+        unlink(path(of: digest))
+    }
+
+    public func createUpload(_ id: String) async throws {
+        let fd = open(uploadPath(id), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw POSIXError.current("create upload") }
+        close(fd)
+    }
+
+    public func appendToUpload(_ id: String, at offset: Int64) async throws -> any UploadWriter {
+        try FileUploadWriter(path: uploadPath(id), offset: offset)
+    }
+
+    public func readUpload(_ id: String, range: Range<Int64>,
+                           into consume: (ByteBuffer) async throws -> Void) async throws {
+        try await Self.readFile(uploadPath(id), range: range, into: consume)
+    }
+
+    public func commitUpload(_ id: String, as digest: Digest) async throws {
+        let source = uploadPath(id)
+        let target = path(of: digest)
+        let directory = (target as NSString).deletingLastPathComponent
+        try await threadPool.runIfActive {
+            if access(target, F_OK) == 0 {
+                unlink(source)
+                return
+            }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Self.fsync(path: source, directory: false)
+            guard rename(source, target) == 0 else { throw POSIXError.current("commit blob") }
+            try Self.fsync(path: directory, directory: true)
+        }
+    }
+
+    public func deleteUpload(_ id: String) async throws {
+        unlink(uploadPath(id))
+    }
+
+    public func stagedUploads() async throws -> [(id: String, modified: Double)] {
+        let dir = "\(root)/uploads"
+        return try FileManager.default.contentsOfDirectory(atPath: dir).compactMap { name in
+            var info = stat()
+            guard stat("\(dir)/\(name)", &info) == 0 else { return nil }
+            return (name, Double(info.st_mtim.tv_sec))
+        }
+    }
+
+    public func checkHealth() async throws {
+        let probe = "\(root)/uploads/.health-\(UUID().uuidString)"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw POSIXError.current("write to blob store") }
+        close(fd)
+        unlink(probe)
+    }
+
+    private static func readFile(_ path: String, range: Range<Int64>?,
+                                 into consume: (ByteBuffer) async throws -> Void) async throws {
+        try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
+            let chunks = if let range {
+                handle.readChunks(in: range, chunkLength: .mebibytes(1))
+            } else {
+                handle.readChunks(chunkLength: .mebibytes(1))
+            }
+            for try await chunk in chunks {
+                try await consume(chunk)
+            }
+        }
+    }
+
+    private static func fsync(path: String, directory: Bool) throws {
+        let fd = open(path, (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXError.current("open for fsync") }
+        defer { close(fd) }
+        guard Glibc.fsync(fd) == 0 else { throw POSIXError.current("fsync") }
+    }
+}
+
+/// Writes a staged upload with plain POSIX writes; the file descriptor is owned by one request.
+final class FileUploadWriter: UploadWriter, @unchecked Sendable {
+    // Safe: one request owns the writer and awaits each call before the next.
+    private var fd: Int32
+    private var size: Int64
+
+    init(path: String, offset: Int64) throws {
+        fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXError.current("open upload") }
+        guard ftruncate(fd, off_t(offset)) == 0, lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
+            let error = POSIXError.current("position upload")
+            Glibc.close(fd)
+            throw error
+        }
+        size = offset
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    func write(_ buffer: ByteBuffer) async throws {
+        try buffer.withUnsafeReadableBytes { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw POSIXError.current("write upload")
+                }
+                done += n
+            }
+        }
+        size += Int64(buffer.readableBytes)
+    }
+
+    func close() async throws -> Int64 {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+        return size
+    }
+}
+
+extension POSIXError {
+    static func current(_ operation: String) -> Error {
+        let code = errno
+        return NSError(domain: "posix", code: Int(code),
+                       userInfo: [NSLocalizedDescriptionKey: "\(operation): \(String(cString: strerror(code)))"])
+    }
+}

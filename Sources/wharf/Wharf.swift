@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `wharf` command: a self-hosted Docker Hub in one binary.
+@main
+struct Wharf: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wharf",
+        abstract: "A self-hosted Docker Hub: an OCI registry that docker, podman, skopeo, containerd and oras push to and pull from.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
+}

@@ -1,0 +1,546 @@
+"""Process harness for the end-to-end suite.
+
+Starts and stops the programs the tests drive: the registry under test (Wharf, or CNCF
+Distribution when ``E2E_REGISTRY=distribution``), a Docker engine and containerd.  Everything
+runs on loopback only, in temporary folders, and is stopped by the fixtures in conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGISTRY_KIND = os.environ.get("E2E_REGISTRY", "wharf").strip().lower() or "wharf"
+if REGISTRY_KIND not in ("wharf", "distribution"):
+    raise RuntimeError(f"E2E_REGISTRY must be 'wharf' or 'distribution', not {REGISTRY_KIND!r}")
+
+
+# --------------------------------------------------------------------------------------
+# Running commands
+# --------------------------------------------------------------------------------------
+
+def _tail(text: str, limit: int = 6000) -> str:
+    text = text or ""
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def run(
+    cmd: Sequence[str],
+    *,
+    timeout: float = 120,
+    check: bool = True,
+    env: Optional[Mapping[str, str]] = None,
+    cwd: Optional[os.PathLike] = None,
+    input: Optional[str] = None,
+) -> subprocess.CompletedProcess:
+    """Run a command, capture stdout/stderr as text, fail the test with both on error."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    shown = " ".join(str(c) for c in cmd)
+    try:
+        proc = subprocess.run(
+            [str(c) for c in cmd],
+            env=full_env,
+            cwd=cwd,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        raise AssertionError(
+            f"command timed out after {timeout}s: {shown}\n--- stdout ---\n{_tail(out)}\n"
+            f"--- stderr ---\n{_tail(err)}"
+        ) from None
+    except FileNotFoundError:
+        raise AssertionError(
+            f"command not found: {cmd[0]} (run ./scripts/test, which installs the e2e tools)"
+        ) from None
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"command failed with exit code {proc.returncode}: {shown}\n"
+            f"--- stdout ---\n{_tail(proc.stdout)}\n--- stderr ---\n{_tail(proc.stderr)}"
+        )
+    return proc
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise AssertionError(f"{name} is not installed; ./scripts/test installs the e2e tools")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - polled predicate, reported on timeout
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (
+        f" (last error: {last_exc!r})" if last_exc else ""))
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process in KiB, from /proc/PID/status (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def files_under(root: Path) -> dict:
+    """{relative path: size} of every regular file below root (empty if root is missing)."""
+    result = {}
+    if not root.exists():
+        return result
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            p = Path(dirpath) / name
+            try:
+                result[str(p.relative_to(root))] = p.stat().st_size
+            except FileNotFoundError:
+                pass
+    return result
+
+
+def unmount_below(base: Path):
+    """Lazily unmount every mount point below base (deepest first)."""
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f]
+    prefix = str(base).rstrip("/") + "/"
+    for mountpoint in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mountpoint], check=False, capture_output=True)
+
+
+# --------------------------------------------------------------------------------------
+# The registry under test
+# --------------------------------------------------------------------------------------
+
+def wharf_binary() -> Path:
+    env = os.environ.get("WHARF_BIN")
+    path = Path(env) if env else REPO_ROOT / ".build" / "debug" / "wharf"
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    return path
+
+
+class RegistryServer:
+    """One registry process on 127.0.0.1 with its own data folder.
+
+    Attributes: ``url`` (http[s]://127.0.0.1:PORT), ``host`` (127.0.0.1:PORT, what clients
+    put in image references), ``data_dir``, ``proc``, ``port``, ``kind``.
+    ``blobs_dir`` / ``uploads_dir`` are where finished blobs and upload staging live on disk.
+    """
+
+    READY_TIMEOUT = 60
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        kind: str = REGISTRY_KIND,
+        data_dir: Optional[Path] = None,
+        extra_args: Iterable[str] = (),
+        tls: Optional[tuple] = None,
+        env: Optional[Mapping[str, str]] = None,
+        use_env_config: bool = False,
+    ):
+        self.kind = kind
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.extra_args = list(extra_args)
+        self.tls = tls  # (cert_path, key_path) or None
+        self.env = dict(env or {})
+        self.use_env_config = use_env_config
+        self.port = free_port()
+        self.proc: Optional[subprocess.Popen] = None
+        self.starts = 0
+        self.log_path = self.workdir / "server.log"
+        self._log_file = None
+
+    # -- addresses -------------------------------------------------------------------
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+    @property
+    def blobs_dir(self) -> Path:
+        if self.kind == "distribution":
+            return self.data_dir / "docker" / "registry" / "v2" / "blobs"
+        return self.data_dir / "blobs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        if self.kind == "distribution":
+            return self.data_dir / "docker" / "registry" / "v2" / "repositories"
+        return self.data_dir / "uploads"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "registry is not running"
+        return self.proc.pid
+
+    # -- lifecycle -------------------------------------------------------------------
+    def command(self) -> list:
+        if self.kind == "distribution":
+            return [require_tool("docker-registry"), "serve", str(self._write_distribution_config())]
+        binary = wharf_binary()
+        if not binary.exists():
+            raise AssertionError(
+                f"wharf binary not found at {binary}; run `swift build` (or set WHARF_BIN)")
+        if self.use_env_config:
+            cmd = [str(binary), "serve"]
+        else:
+            cmd = [str(binary), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--data-dir", str(self.data_dir)]
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        return cmd + self.extra_args
+
+    def _write_distribution_config(self) -> Path:
+        tls = ""
+        if self.tls:
+            tls = f"""
+              tls:
+                certificate: {self.tls[0]}
+                key: {self.tls[1]}"""
+        config = textwrap.dedent(f"""\
+            version: 0.1
+            log:
+              level: info
+              accesslog:
+                disabled: false
+            storage:
+              filesystem:
+                rootdirectory: {self.data_dir}
+              delete:
+                enabled: true
+              maintenance:
+                uploadpurging:
+                  enabled: false
+            http:
+              addr: 127.0.0.1:{self.port}
+              secret: e2e-not-a-secret{tls}
+            """)
+        path = self.workdir / "distribution.yml"
+        path.write_text(config)
+        return path
+
+    def start(self) -> "RegistryServer":
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        env = dict(os.environ)
+        env.update(self.env)
+        if self.use_env_config:
+            env.update({"WHARF_HOST": "127.0.0.1", "WHARF_PORT": str(self.port),
+                        "WHARF_DATA_DIR": str(self.data_dir)})
+        self.starts += 1
+        self._log_file = open(self.log_path, "ab")
+        self._log_file.write(f"\n===== start #{self.starts}: {' '.join(self.command())}\n".encode())
+        self._log_file.flush()
+        log_offset = self.log_path.stat().st_size
+        self.proc = subprocess.Popen(
+            self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
+            stderr=subprocess.STDOUT, env=env, cwd=self.workdir, start_new_session=True)
+        self._wait_ready(log_offset)
+        return self
+
+    def _wait_ready(self, log_offset: int):
+        deadline = time.monotonic() + self.READY_TIMEOUT
+        expected = f"Wharf listening on {self.url}"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"{self.kind} exited with code {self.proc.returncode} before it was ready\n"
+                    f"--- log ---\n{self.log_tail()}")
+            if self.kind == "wharf":
+                with open(self.log_path, "rb") as f:
+                    f.seek(log_offset)
+                    text = f.read().decode(errors="replace")
+                if expected in text.splitlines() or any(
+                        line.strip() == expected for line in text.splitlines()):
+                    return
+            else:
+                try:
+                    r = requests.get(self.url + "/v2/", timeout=1,
+                                     verify=str(self.tls[0]) if self.tls else True)
+                    if r.status_code == 200:
+                        return
+                except requests.RequestException:
+                    pass
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{self.kind} did not print {expected!r} within {self.READY_TIMEOUT}s\n"
+            f"--- log ---\n{self.log_tail()}")
+
+    def kill9(self):
+        """SIGKILL the server (a crash) and reap it."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self._close_log()
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM the server and wait; returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self._close_log()
+                raise AssertionError(f"{self.kind} did not exit within {timeout}s of SIGTERM\n"
+                                     f"--- log ---\n{self.log_tail()}")
+        self._close_log()
+        return self.proc.returncode
+
+    stop = terminate
+
+    def restart(self) -> "RegistryServer":
+        """Start again on the same port and data folder (after kill9/terminate, or stops first)."""
+        if self.proc and self.proc.poll() is None:
+            self.terminate()
+        return self.start()
+
+    def rss_kib(self) -> int:
+        return rss_kib(self.pid)
+
+    def is_running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _close_log(self):
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        self._close_log()
+
+    def log_tail(self, limit: int = 8000) -> str:
+        try:
+            return _tail(self.log_path.read_text(errors="replace"), limit)
+        except FileNotFoundError:
+            return "(no log)"
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+# --------------------------------------------------------------------------------------
+# Docker engine
+# --------------------------------------------------------------------------------------
+
+class Dockerd:
+    """A private dockerd (vfs storage, no networking) with its own socket."""
+
+    def __init__(self):
+        require_tool("dockerd")
+        require_tool("docker")
+        # Keep the exec-root short: dockerd puts containerd's socket below it.
+        self.base = Path(tempfile.mkdtemp(prefix="e2edk-", dir="/tmp"))
+        self.socket = self.base / "d.sock"
+        self.log_path = self.base / "dockerd.log"
+        self.proc: Optional[subprocess.Popen] = None
+        self.env = {"DOCKER_HOST": f"unix://{self.socket}", "DOCKER_BUILDKIT": "0",
+                    "DOCKER_CONFIG": str(self.base / "cli-config"),
+                    "DOCKER_CLI_HINTS": "false"}
+        (self.base / "cli-config").mkdir()
+
+    def start(self):
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none",
+             "--storage-driver=vfs", "--data-root", str(self.base / "data"),
+             "--exec-root", str(self.base / "x"), "--pidfile", str(self.base / "pid"),
+             "--host", f"unix://{self.socket}"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"dockerd exited with {self.proc.returncode}\n"
+                                     f"{_tail(self.log_path.read_text(errors='replace'))}")
+            if self.socket.exists():
+                r = self.docker("version", "--format", "{{.Server.Version}}", check=False,
+                                timeout=20)
+                if r.returncode == 0:
+                    return self
+            time.sleep(0.2)
+        raise AssertionError("dockerd did not become ready\n"
+                             + _tail(self.log_path.read_text(errors="replace")))
+
+    def docker(self, *args, timeout: float = 300, check: bool = True):
+        return run(["docker", *args], env=self.env, timeout=timeout, check=check)
+
+    def image_id(self, ref: str) -> str:
+        return self.docker("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+
+    def has_image(self, ref: str) -> bool:
+        return self.docker("image", "inspect", ref, check=False).returncode == 0
+
+    def remove_all_images(self):
+        """Delete every local image (no containers are ever left, so all are unused)."""
+        self.docker("image", "prune", "--all", "--force")
+        left = self.docker("images", "--all", "--quiet").stdout.split()
+        for image in left:
+            self.docker("rmi", "--force", image, check=False)
+        left = self.docker("images", "--all", "--quiet").stdout.split()
+        assert not left, f"images still present after removing all: {left}"
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+# containerd
+# --------------------------------------------------------------------------------------
+
+class Containerd:
+    """A private containerd with its own root, state and socket (CRI plugin disabled)."""
+
+    def __init__(self):
+        require_tool("containerd")
+        require_tool("ctr")
+        self.base = Path(tempfile.mkdtemp(prefix="e2ect-", dir="/tmp"))
+        self.socket = self.base / "c.sock"
+        self.log_path = self.base / "containerd.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self):
+        config = self.base / "config.toml"
+        config.write_text(textwrap.dedent(f"""\
+            version = 2
+            root = "{self.base}/root"
+            state = "{self.base}/state"
+            disabled_plugins = ["io.containerd.grpc.v1.cri"]
+            [grpc]
+              address = "{self.socket}"
+            [ttrpc]
+              address = "{self.socket}.ttrpc"
+            [debug]
+              address = ""
+            [metrics]
+              address = ""
+            """))
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(["containerd", "--config", str(config)],
+                                     stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"containerd exited with {self.proc.returncode}\n"
+                                     f"{_tail(self.log_path.read_text(errors='replace'))}")
+            if self.socket.exists() and self.ctr("version", check=False).returncode == 0:
+                return self
+            time.sleep(0.2)
+        raise AssertionError("containerd did not become ready\n"
+                             + _tail(self.log_path.read_text(errors="replace")))
+
+    def ctr(self, *args, timeout: float = 180, check: bool = True):
+        return run(["ctr", "--address", str(self.socket), *args], timeout=timeout, check=check)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        # Snapshots may be overlay mounts; unmount anything left below our root first.
+        unmount_below(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+# containers/image tools (skopeo, podman, buildah)
+# --------------------------------------------------------------------------------------
+
+class ContainersTools:
+    """skopeo / podman / buildah with a private storage root and an accept-all policy."""
+
+    def __init__(self, base: Path):
+        self.base = Path(base)
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.policy = self.base / "policy.json"
+        self.policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}\n')
+        self.storage_args = ["--root", str(self.base / "root"), "--runroot",
+                             str(self.base / "run"), "--storage-driver", "vfs"]
+
+    def skopeo(self, *args, timeout: float = 300, check: bool = True):
+        return run(["skopeo", "--policy", str(self.policy), *args], timeout=timeout, check=check)
+
+    def podman(self, *args, timeout: float = 300, check: bool = True):
+        return run(["podman", *self.storage_args, *args], timeout=timeout, check=check)
+
+    def buildah(self, *args, timeout: float = 300, check: bool = True):
+        return run(["buildah", *self.storage_args, *args], timeout=timeout, check=check,
+                   env={"BUILDAH_ISOLATION": "chroot"})
+
+    def cleanup(self):
+        subprocess.run(["buildah", *self.storage_args, "rm", "--all"], capture_output=True,
+                       stdin=subprocess.DEVNULL, check=False)
+        unmount_below(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
