@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import WharfCore
+@testable import WharfServer
+
+/// A Wharf router over fresh stores in a temporary folder, driven through HummingbirdTesting.
+struct TestRegistry {
+    let folder: String
+
+    init() {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-srv-\(UUID().uuidString)").path
+    }
+
+    func run(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let dependencies = try await WharfDependencies.local(dataDirectory: folder, logger: Logger(label: "test"))
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let app = Application(router: buildRouter(dependencies), logger: logger)
+        do {
+            try await app.test(.router, body)
+        } catch {
+            try await dependencies.shutdown()
+            throw error
+        }
+        try await dependencies.shutdown()
+    }
+}
+
+extension TestClientProtocol {
+    /// Uploads `content` monolithically (POST then PUT) and returns its digest.
+    @discardableResult
+    func pushBlob(_ content: [UInt8], to name: String) async throws -> Digest {
+        let digest = Digest.of(content)
+        let location = try await execute(uri: "/v2/\(name)/blobs/uploads/", method: .post) { $0.headers[.location] }
+        try await execute(uri: "\(location!)?digest=\(digest)", method: .put, body: ByteBuffer(bytes: content)) { response in
+            guard response.status == .created else { throw TestFailure("blob push failed: \(response.status)") }
+        }
+        return digest
+    }
+
+    /// Pushes an image manifest with one config and one layer; returns the manifest's bytes and digest.
+    @discardableResult
+    func pushImage(to name: String, tag: String, layer: String = "layer", extra: String = "") async throws -> (bytes: [UInt8], digest: Digest) {
+        let config = try await pushBlob(Array("{\"architecture\":\"amd64\",\"os\":\"linux\"}".utf8), to: name)
+        let layerBytes = Array(layer.utf8)
+        let layerDigest = try await pushBlob(layerBytes, to: name)
+        let bytes = Array("""
+            {"schemaVersion":2,"mediaType":"\(MediaType.ociManifest)",
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(config)","size":38},
+            "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"\(layerDigest)","size":\(layerBytes.count)}]\(extra)}
+            """.utf8)
+        try await execute(uri: "/v2/\(name)/manifests/\(tag)", method: .put,
+                          headers: [.contentType: MediaType.ociManifest], body: ByteBuffer(bytes: bytes)) { response in
+            guard response.status == .created else { throw TestFailure("manifest push failed: \(response.status) \(String(buffer: response.body))") }
+        }
+        return (bytes, Digest.of(bytes))
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The first OCI error code in a response body.
+func errorCode(_ response: TestResponse) -> String? {
+    struct Body: Decodable { struct E: Decodable { let code: String }; let errors: [E] }
+    return (try? JSONDecoder().decode(Body.self, from: Data(buffer: response.body)))?.errors.first?.code
+}
