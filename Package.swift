@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         .target(
@@ -48,7 +50,13 @@ let package = Package(
         ),
         .target(
             name: "WharfAuth",
-            dependencies: ["WharfCore"]
+            dependencies: [
+                "WharfCore", "WharfMetadata",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "WharfServer",
@@ -73,6 +81,7 @@ let package = Package(
         .testTarget(name: "WharfCoreTests", dependencies: ["WharfCore"]),
         .testTarget(name: "WharfStorageTests", dependencies: ["WharfStorage"]),
         .testTarget(name: "WharfMetadataTests", dependencies: ["WharfMetadata"]),
+        .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth"]),
         .testTarget(
             name: "WharfServerTests",
             dependencies: [

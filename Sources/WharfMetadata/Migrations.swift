@@ -80,6 +80,80 @@ enum Migrations {
             """,
             "CREATE INDEX uploads_by_activity ON uploads(updated_at)",
         ] },
+        Step(version: 2, name: "accounts, organizations, teams, visibility") { f in [
+            """
+            CREATE TABLE accounts (
+                name TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                email TEXT,
+                password_hash TEXT,
+                is_admin BOOLEAN NOT NULL DEFAULT FALSE,
+                disabled BOOLEAN NOT NULL DEFAULT FALSE,
+                private_repo_limit INTEGER,
+                default_private BOOLEAN NOT NULL DEFAULT FALSE,
+                created_at \(f.timeType) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE access_tokens (
+                id TEXT PRIMARY KEY,
+                account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at \(f.timeType) NOT NULL,
+                last_used_at \(f.timeType),
+                expires_at \(f.timeType)
+            )
+            """,
+            "CREATE INDEX access_tokens_by_account ON access_tokens(account)",
+            "ALTER TABLE repositories ADD COLUMN namespace TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE repositories ADD COLUMN is_private BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE repositories ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+            f == .sqlite
+                ? "UPDATE repositories SET namespace = substr(name, 1, instr(name, '/') - 1)"
+                : "UPDATE repositories SET namespace = split_part(name, '/', 1)",
+            "CREATE INDEX repositories_by_namespace ON repositories(namespace)",
+            """
+            CREATE TABLE collaborators (
+                repository TEXT NOT NULL,
+                account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+                permission INTEGER NOT NULL,
+                PRIMARY KEY (repository, account)
+            )
+            """,
+            "CREATE INDEX collaborators_by_account ON collaborators(account)",
+            """
+            CREATE TABLE teams (
+                organization TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                created_at \(f.timeType) NOT NULL,
+                PRIMARY KEY (organization, name)
+            )
+            """,
+            """
+            CREATE TABLE team_members (
+                organization TEXT NOT NULL,
+                team TEXT NOT NULL,
+                account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+                PRIMARY KEY (organization, team, account),
+                FOREIGN KEY (organization, team) REFERENCES teams(organization, name) ON DELETE CASCADE
+            )
+            """,
+            "CREATE INDEX team_members_by_account ON team_members(account)",
+            """
+            CREATE TABLE team_repositories (
+                organization TEXT NOT NULL,
+                team TEXT NOT NULL,
+                repository TEXT NOT NULL,
+                permission INTEGER NOT NULL,
+                PRIMARY KEY (organization, team, repository),
+                FOREIGN KEY (organization, team) REFERENCES teams(organization, name) ON DELETE CASCADE
+            )
+            """,
+            "CREATE INDEX team_repositories_by_repository ON team_repositories(repository)",
+        ] },
     ]
 
     /// Applies every step newer than the database's version.

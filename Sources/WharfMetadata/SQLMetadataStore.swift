@@ -33,7 +33,9 @@ public struct SQLMetadataStore: MetadataStore {
 
     private static func ensureRepository(_ name: RepositoryName, in db: any SQLDatabase) async throws {
         try await db.raw("""
-            INSERT INTO repositories (name, created_at) VALUES (\(bind: name.value), \(bind: now))
+            INSERT INTO repositories (name, namespace, created_at, is_private)
+            VALUES (\(bind: name.value), \(bind: String(name.namespace)), \(bind: now),
+                    COALESCE((SELECT default_private FROM accounts WHERE name = \(bind: String(name.namespace))), FALSE))
             ON CONFLICT (name) DO NOTHING
             """).run()
     }

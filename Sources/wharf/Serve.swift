@@ -11,7 +11,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Every option can also be set in the environment (shown in brackets); a flag wins over \
             the environment, which wins over the default. Data lives in the data directory: \
-            wharf.db (SQLite), blobs/ and uploads/.
+            wharf.db (SQLite), blobs/ and uploads/. On first start with no administrator, an \
+            `admin` account is created with the password in WHARF_ADMIN_PASSWORD, or a random \
+            one printed once in the log.
             """
     )
 
@@ -38,6 +40,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Seconds an idle upload session lives before it expires and its bytes are reclaimed [WHARF_UPLOAD_EXPIRY] (default: 86400).")
     var uploadExpiry: Double?
+
+    @Option(help: "Allow sign-up through the API: true or false [WHARF_SIGNUP] (default: true).")
+    var signup: Bool?
+
+    @Option(help: "Private repositories an account may have unless an admin sets its own limit [WHARF_PRIVATE_REPO_LIMIT] (default: 1).")
+    var privateRepoLimit: Int?
+
+    @Option(help: "Lifetime of registry bearer tokens in seconds [WHARF_TOKEN_LIFETIME] (default: 300).")
+    var tokenLifetime: Double?
 
     func run() async throws {
         let configuration = try resolve(environment: ProcessInfo.processInfo.environment)
@@ -77,6 +88,16 @@ struct Serve: AsyncParsableCommand {
             c.uploadExpiry = value
             c.janitorInterval = min(c.janitorInterval, max(value / 4, 0.5))
         }
+        if let value = signup ?? env["WHARF_SIGNUP"].flatMap(Bool.init) { c.signupEnabled = value }
+        if let value = privateRepoLimit ?? env["WHARF_PRIVATE_REPO_LIMIT"].flatMap(Int.init) {
+            guard value >= 0 else { throw ValidationError("--private-repo-limit cannot be negative") }
+            c.defaultPrivateRepoLimit = value
+        }
+        if let value = tokenLifetime ?? env["WHARF_TOKEN_LIFETIME"].flatMap(Double.init) {
+            guard value >= 60 else { throw ValidationError("--token-lifetime must be at least 60 seconds") }
+            c.tokenLifetime = value
+        }
+        c.initialAdminPassword = env["WHARF_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         return c
     }
 }

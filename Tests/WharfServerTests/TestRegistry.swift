@@ -4,30 +4,65 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import WharfCore
+import WharfMetadata
 @testable import WharfServer
 
 /// A Wharf router over fresh stores in a temporary folder, driven through HummingbirdTesting.
+///
+/// `run` hands the body a client that sends the credentials of an administrator, `root`;
+/// `setUp` can create more accounts first.
 struct TestRegistry {
+    static let adminName = "root"
+    static let adminPassword = "root-password"
+
     let folder: String
+    var settings = HubSettings()
 
     init() {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-srv-\(UUID().uuidString)").path
     }
 
     func run(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let dependencies = try await WharfDependencies.local(dataDirectory: folder, logger: Logger(label: "test"))
+        try await runWithDependencies { client, _ in try await body(AuthenticatedClient(base: client, username: Self.adminName, password: Self.adminPassword)) }
+    }
+
+    /// Runs `body` with an anonymous client and the application's stores.
+    func runWithDependencies(_ body: @Sendable (any TestClientProtocol, WharfDependencies) async throws -> Void) async throws {
+        let dependencies = try await WharfDependencies.local(dataDirectory: folder, settings: settings, bcryptCost: 4, logger: Logger(label: "test"))
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let app = Application(router: buildRouter(dependencies), logger: logger)
         do {
-            try await app.test(.router, body)
+            try await dependencies.accounts.createAccount(Account(
+                name: Self.adminName, kind: .user, passwordHash: try await dependencies.authenticator.hasher.hash(Self.adminPassword), isAdmin: true
+            ))
+            try await app.test(.router) { client in try await body(client, dependencies) }
         } catch {
             try await dependencies.shutdown()
             throw error
         }
         try await dependencies.shutdown()
     }
+}
+
+/// A test client that adds HTTP Basic credentials to every request.
+struct AuthenticatedClient: TestClientProtocol {
+    let base: any TestClientProtocol
+    let authorization: String
+
+    init(base: any TestClientProtocol, username: String, password: String) {
+        self.base = base
+        authorization = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+    }
+
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+        var headers = headers
+        if headers[.authorization] == nil { headers[.authorization] = authorization }
+        return try await base.executeRequest(uri: uri, method: method, headers: headers, body: body)
+    }
+
+    var port: Int? { base.port }
 }
 
 extension TestClientProtocol {

@@ -5,29 +5,36 @@ import HummingbirdTLS
 import ServiceLifecycle
 import Logging
 import NIOSSL
+import WharfAuth
 import WharfMetadata
 import WharfStorage
 
 /// The stores and services a Wharf application is built from.
 public struct WharfDependencies: Sendable {
     public var registry: Registry
-    public var metrics: RegistryMetrics
+    public var accounts: any AccountStore
+    public var authenticator: Authenticator
+    public var tokens: TokenService
+    public var settings: HubSettings
+    public var metrics = RegistryMetrics()
     /// Closes the database when the application stops.
     public var shutdown: @Sendable () async throws -> Void
 
-    public init(registry: Registry, metrics: RegistryMetrics = RegistryMetrics(), shutdown: @escaping @Sendable () async throws -> Void = {}) {
-        self.registry = registry
-        self.metrics = metrics
-        self.shutdown = shutdown
-    }
-
     /// The default stores: SQLite and a blob folder under the data directory.
-    public static func local(dataDirectory: String, logger: Logger) async throws -> WharfDependencies {
+    public static func local(dataDirectory: String, settings: HubSettings = HubSettings(), tokenLifetime: Double = 300,
+                             bcryptCost: UInt8 = 10, logger: Logger) async throws -> WharfDependencies {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let database = try await SQLiteDatabaseAccess.open(path: "\(dataDirectory)/wharf.db", logger: logger)
         let metadata = try await SQLMetadataStore.open(database)
+        let accounts = SQLAccountStore(database)
         let blobs = try FileSystemBlobStore(root: dataDirectory)
-        return WharfDependencies(registry: Registry(metadata: metadata, blobs: blobs), shutdown: { try await database.shutdown() })
+        let tokens = try await TokenService.load(keyPath: "\(dataDirectory)/token-signing-key.pem", service: settings.service,
+                                                 lifetime: tokenLifetime)
+        return WharfDependencies(
+            registry: Registry(metadata: metadata, blobs: blobs), accounts: accounts,
+            authenticator: Authenticator(accounts: accounts, hasher: PasswordHasher(cost: bcryptCost)),
+            tokens: tokens, settings: settings, shutdown: { try await database.shutdown() }
+        )
     }
 }
 
@@ -36,14 +43,22 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     let router = Router(context: WharfRequestContext.self)
     router.add(middleware: ObservabilityMiddleware(metrics: dependencies.metrics))
     router.add(middleware: RegistryResponseMiddleware())
+    let credentials = CredentialReader(authenticator: dependencies.authenticator, tokens: dependencies.tokens)
+    let authorizer = RegistryAuthorizer(accounts: dependencies.accounts, settings: dependencies.settings)
     OperationsRoutes(registry: dependencies.registry, metrics: dependencies.metrics).register(on: router)
-    RegistryRoutes(registry: dependencies.registry).register(on: router)
+    TokenRoutes(credentials: credentials, accounts: dependencies.accounts, settings: dependencies.settings).register(on: router)
+    RegistryRoutes(registry: dependencies.registry, credentials: credentials, authorizer: authorizer).register(on: router)
     return router
 }
 
 /// Builds the whole application for `configuration`, with the default local stores.
 public func buildApplication(_ configuration: WharfConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
-    let dependencies = try await WharfDependencies.local(dataDirectory: configuration.dataDirectory, logger: logger)
+    let dependencies = try await WharfDependencies.local(
+        dataDirectory: configuration.dataDirectory, settings: configuration.hubSettings,
+        tokenLifetime: configuration.tokenLifetime, logger: logger
+    )
+    try await AdminBootstrap.ensureAdmin(in: dependencies.accounts, hasher: dependencies.authenticator.hasher,
+                                         password: configuration.initialAdminPassword, logger: logger)
     let janitor = UploadJanitor(
         metadata: dependencies.registry.metadata, blobs: dependencies.registry.blobs,
         expiry: configuration.uploadExpiry, interval: configuration.janitorInterval, logger: logger

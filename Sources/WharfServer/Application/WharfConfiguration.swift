@@ -20,7 +20,25 @@ public struct WharfConfiguration: Sendable {
     /// How often the upload janitor looks for expired sessions, in seconds.
     public var janitorInterval: Double = 60
 
+    /// Whether people may sign up through the API.
+    public var signupEnabled = true
+    /// Private repositories per account unless an admin sets another limit.
+    public var defaultPrivateRepoLimit = 1
+    /// Lifetime of registry bearer tokens, in seconds.
+    public var tokenLifetime: Double = 300
+    /// Password of the first `admin` account, created on first start (random and logged when nil).
+    public var initialAdminPassword: String?
+
     public init() {}
+
+    /// The account settings the hub runs with.
+    public var hubSettings: HubSettings {
+        var settings = HubSettings()
+        settings.signupEnabled = signupEnabled
+        settings.defaultPrivateRepoLimit = defaultPrivateRepoLimit
+        settings.usesTLS = usesTLS
+        return settings
+    }
 
     /// Whether the server speaks HTTPS.
     public var usesTLS: Bool { tlsCertificatePath != nil && tlsKeyPath != nil }

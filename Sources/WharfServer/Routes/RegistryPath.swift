@@ -1,3 +1,4 @@
+import HTTPTypes
 import WharfCore
 
 /// A `/v2/…` path, parsed from the right because repository names contain `/`.
@@ -22,6 +23,22 @@ enum RegistryPath: Equatable {
         case .blob: "blob"
         case .uploads, .upload: "upload"
         case .referrers: "referrers"
+        }
+    }
+
+    /// The repository and action a request with `method` needs permission for; nil for `/v2/` and the catalog.
+    func requirement(_ method: HTTPRequest.Method) -> (RepositoryName, RepositoryAction)? {
+        let name: RepositoryName
+        switch self {
+        case .base, .catalog: return nil
+        case .tags(let n), .manifest(let n, _), .blob(let n, _), .uploads(let n), .upload(let n, _), .referrers(let n, _):
+            name = n
+        }
+        switch (method, self) {
+        case (.get, .upload), (.delete, .upload): return (name, .push)
+        case (.get, _), (.head, _): return (name, .pull)
+        case (.delete, _): return (name, .delete)
+        default: return (name, .push)
         }
     }
 

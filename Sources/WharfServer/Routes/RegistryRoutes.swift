@@ -4,6 +4,8 @@ import WharfCore
 /// The `/v2` registry API: parses the path from the right and hands off to the operation's handler.
 struct RegistryRoutes: Sendable {
     let registry: Registry
+    let credentials: CredentialReader
+    let authorizer: RegistryAuthorizer
 
     /// Registers the catch-all `/v2` routes on `router`.
     func register(on router: Router<WharfRequestContext>) {
@@ -17,11 +19,17 @@ struct RegistryRoutes: Sendable {
         guard let path = try RegistryPath.parse(request.uri.path) else {
             throw RegistryError(.notFound, "no such registry endpoint")
         }
+        let challenge = Challenge(request: request, settings: authorizer.settings)
+        let credential = try await credentials.credential(of: request, context: context, challenge: challenge)
+        if let (name, action) = path.requirement(request.method) {
+            try await authorizer.authorize(credential, action, on: name, request: request)
+        }
         switch (request.method, path) {
         case (.get, .base), (.head, .base):
+            if case .anonymous = credential { throw challenge.error() }
             return .json("{}", head: request.method == .head)
         case (.get, .catalog):
-            return try await catalog(request)
+            return try await catalog(request, credential: credential)
         case (.get, .tags(let name)):
             return try await tags(request, name: name)
         case (.get, .manifest(let name, let reference)), (.head, .manifest(let name, let reference)):
@@ -35,7 +43,7 @@ struct RegistryRoutes: Sendable {
         case (.delete, .blob(let name, let digest)):
             return try await deleteBlob(name: name, digest: digest)
         case (.post, .uploads(let name)):
-            return try await startUpload(request, name: name)
+            return try await startUpload(request, name: name, credential: credential)
         case (.patch, .upload(let name, let id)):
             return try await patchUpload(request, name: name, id: id)
         case (.put, .upload(let name, let id)):

@@ -5,10 +5,11 @@ import WharfMetadata
 extension RegistryRoutes {
     /// `POST /v2/<name>/blobs/uploads/`: a cross-repository mount, a whole blob (`?digest=`),
     /// or a new upload session.
-    func startUpload(_ request: Request, name: RepositoryName) async throws -> Response {
+    func startUpload(_ request: Request, name: RepositoryName, credential: Credential) async throws -> Response {
         let query = request.uri.queryParameters
         if let mount = query.get("mount"), let from = query.get("from"),
            let digest = Digest(mount), let source = RepositoryName(from),
+           try await authorizer.mayPull(credential, from: source),
            try await registry.mount(digest, from: source, into: name) {
             return blobCreated(digest, in: name)
         }

@@ -1,0 +1,83 @@
+import Foundation
+import WharfCore
+import WharfMetadata
+
+/// Turns credentials into a `Principal`: passwords (bcrypt), personal access tokens and refresh
+/// tokens, with failed attempts throttled per account and per client address.
+public struct Authenticator: Sendable {
+    /// Why authentication failed.
+    public enum Failure: Error, Equatable {
+        /// Wrong username, password or token (deliberately not saying which).
+        case invalidCredentials
+        /// Too many failures; retry after this many seconds.
+        case throttled(retryAfter: Int)
+    }
+
+    public let accounts: any AccountStore
+    public let hasher: PasswordHasher
+    public let throttle: LoginThrottle
+
+    public init(accounts: any AccountStore, hasher: PasswordHasher = PasswordHasher(), throttle: LoginThrottle = LoginThrottle()) {
+        self.accounts = accounts
+        self.hasher = hasher
+        self.throttle = throttle
+    }
+
+    /// Checks `username` with a password or a personal access token.
+    public func authenticate(username: String, secret: String, clientAddress: String?) async throws -> Principal {
+        let keys = ["account:\(username)"] + (clientAddress.map { ["address:\($0)"] } ?? [])
+        if let wait = throttle.retryAfter(keys) { throw Failure.throttled(retryAfter: wait) }
+        if let principal = try await verify(username: username, secret: secret) {
+            throttle.recordSuccess([keys[0]])
+            return principal
+        }
+        throttle.recordFailure(keys)
+        if let wait = throttle.retryAfter(keys) { throw Failure.throttled(retryAfter: wait) }
+        throw Failure.invalidCredentials
+    }
+
+    private func verify(username: String, secret: String) async throws -> Principal? {
+        guard let account = try await accounts.account(username), account.kind == .user, !account.disabled else {
+            return nil
+        }
+        if secret.hasPrefix(SecretToken.personalPrefix) {
+            guard let token = try await accounts.token(hash: SecretToken.hash(secret), at: Date()),
+                  token.kind == .personal, token.account == account.name else { return nil }
+            try await accounts.touchToken(token.id, at: Date())
+            return Principal(name: account.name, isAdmin: account.isAdmin, ceiling: token.scope.ceiling)
+        }
+        guard let hash = account.passwordHash, try await hasher.verify(secret, hash: hash) else { return nil }
+        return Principal(name: account.name, isAdmin: account.isAdmin)
+    }
+
+    /// The principal a bearer personal access token (or refresh token, when `allowRefresh`) stands for.
+    public func authenticate(token secret: String, allowRefresh: Bool = false) async throws -> Principal? {
+        guard let token = try await accounts.token(hash: SecretToken.hash(secret), at: Date()),
+              token.kind == .personal || (allowRefresh && token.kind == .refresh),
+              let account = try await accounts.account(token.account), !account.disabled
+        else { return nil }
+        try await accounts.touchToken(token.id, at: Date())
+        return Principal(name: account.name, isAdmin: account.isAdmin, ceiling: token.scope.ceiling)
+    }
+
+    /// The principal for an account named in a token's subject, if it is still enabled.
+    public func principal(named name: String) async throws -> Principal? {
+        guard !name.isEmpty, let account = try await accounts.account(name), account.kind == .user, !account.disabled else { return nil }
+        return Principal(name: account.name, isAdmin: account.isAdmin)
+    }
+
+    /// Creates a refresh token for `principal` (docker's identity token); returns the secret.
+    public func issueRefreshToken(for principal: Principal, clientID: String?) async throws -> String {
+        let secret = SecretToken.generate(prefix: SecretToken.refreshPrefix)
+        let scope: TokenScope = switch principal.ceiling {
+        case .read?: .read
+        case .write?: .readWrite
+        default: .readWriteDelete
+        }
+        let token = AccessToken(id: SecretToken.identifier(), account: principal.name,
+                                name: "login (\(clientID ?? "registry client"))", kind: .refresh, scope: scope,
+                                expiresAt: Date().addingTimeInterval(90 * 24 * 3600))
+        try await accounts.createToken(token, hash: SecretToken.hash(secret))
+        return secret
+    }
+}

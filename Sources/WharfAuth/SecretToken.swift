@@ -1,0 +1,30 @@
+import Crypto
+import Foundation
+
+/// High-entropy secrets (personal access tokens, refresh tokens) and how they are stored: only
+/// their SHA-256 is kept, so a database leak reveals no usable token.
+public enum SecretToken {
+    /// The prefix of personal access tokens, which tells them apart from passwords.
+    public static let personalPrefix = "wharf_pat_"
+    /// The prefix of refresh tokens handed to `docker login`.
+    public static let refreshPrefix = "wharf_rt_"
+
+    /// A new random secret with `prefix`.
+    public static func generate(prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let encoded = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return prefix + encoded
+    }
+
+    /// The stored form of `secret`.
+    public static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A short random identifier.
+    public static func identifier() -> String {
+        UUID().uuidString.lowercased()
+    }
+}

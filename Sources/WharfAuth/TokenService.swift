@@ -1,0 +1,108 @@
+import Foundation
+import JWTKit
+
+/// One resource's granted actions inside a registry token (`access` claim).
+public struct ResourceAccess: Codable, Sendable, Equatable {
+    public var type: String
+    public var name: String
+    public var actions: [String]
+
+    public init(type: String, name: String, actions: [String]) {
+        self.type = type
+        self.name = name
+        self.actions = actions
+    }
+}
+
+/// A requested scope, `type:name:action,action`, parsed as the token spec says: type up to the
+/// first colon, actions after the last (names may contain `host:port`).
+public struct ResourceScope: Sendable, Equatable {
+    public var type: String
+    public var name: String
+    public var actions: [String]
+
+    public init?(_ raw: some StringProtocol) {
+        guard let first = raw.firstIndex(of: ":"), let last = raw.lastIndex(of: ":"), first < last else { return nil }
+        var type = String(raw[..<first])
+        if let paren = type.firstIndex(of: "(") { type = String(type[..<paren]) }  // repository(plugin)
+        name = String(raw[raw.index(after: first)..<last])
+        actions = String(raw[raw.index(after: last)...]).split(separator: ",").map(String.init)
+        self.type = type
+        guard !type.isEmpty, !name.isEmpty else { return nil }
+    }
+
+    /// Every scope in `values`, each of which may hold several space-separated scopes.
+    public static func parseAll(_ values: [String]) -> [ResourceScope] {
+        values.flatMap { $0.split(separator: " ") }.compactMap(ResourceScope.init)
+    }
+
+    public var description: String { "\(type):\(name):\(actions.joined(separator: ","))" }
+}
+
+/// The claims of a registry bearer token (Docker's token spec, ES256-signed).
+public struct RegistryTokenClaims: JWTPayload {
+    public var iss: IssuerClaim
+    public var sub: SubjectClaim
+    public var aud: AudienceClaim
+    public var exp: ExpirationClaim
+    public var nbf: NotBeforeClaim
+    public var iat: IssuedAtClaim
+    public var jti: IDClaim
+    public var access: [ResourceAccess]
+
+    public func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired(currentDate: Date().addingTimeInterval(-TokenService.leeway))
+        try nbf.verifyNotBefore(currentDate: Date().addingTimeInterval(TokenService.leeway))
+    }
+
+    /// The actions granted on `name` of `type`.
+    public func actions(on type: String, _ name: String) -> Set<String> {
+        Set(access.filter { $0.type == type && $0.name == name }.flatMap(\.actions))
+    }
+}
+
+/// Issues and verifies the short-lived bearer tokens clients present to `/v2`.
+public struct TokenService: Sendable {
+    /// Clock skew tolerated when checking `exp` and `nbf`.
+    static let leeway: TimeInterval = 30
+
+    public let issuer: String
+    public let service: String
+    public let lifetime: TimeInterval
+    private let keys: JWTKeyCollection
+    private static let kid = JWKIdentifier(string: "wharf-token-signing")
+
+    /// Loads the ES256 signing key from `keyPath`, creating it (mode 0600) when absent.
+    public static func load(keyPath: String, issuer: String = "wharf", service: String, lifetime: TimeInterval = 300) async throws -> TokenService {
+        let key: ES256PrivateKey
+        if let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) {
+            key = try ES256PrivateKey(pem: pem)
+        } else {
+            key = ES256PrivateKey()
+            FileManager.default.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8),
+                                           attributes: [.posixPermissions: 0o600])
+        }
+        let keys = JWTKeyCollection()
+        await keys.add(ecdsa: key, kid: kid)
+        return TokenService(issuer: issuer, service: service, lifetime: lifetime, keys: keys)
+    }
+
+    /// A signed token for `subject` ("" for anonymous) granting `access`.
+    public func issue(subject: String, access: [ResourceAccess], now: Date = Date()) async throws -> String {
+        let claims = RegistryTokenClaims(
+            iss: .init(value: issuer), sub: .init(value: subject), aud: .init(value: [service]),
+            exp: .init(value: now.addingTimeInterval(lifetime)), nbf: .init(value: now.addingTimeInterval(-1)),
+            iat: .init(value: now), jti: .init(value: SecretToken.identifier()), access: access
+        )
+        return try await keys.sign(claims, kid: Self.kid)
+    }
+
+    /// The claims of a token this service issued; throws when forged, expired or meant for another service.
+    public func verify(_ token: String) async throws -> RegistryTokenClaims {
+        let claims = try await keys.verify(token, as: RegistryTokenClaims.self)
+        guard claims.iss.value == issuer, claims.aud.value.contains(service) else {
+            throw JWTError.claimVerificationFailure(failedClaim: claims.aud, reason: "token was issued for another registry")
+        }
+        return claims
+    }
+}

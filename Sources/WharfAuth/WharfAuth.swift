@@ -1,2 +1,0 @@
-/// Password hashing, token service and access policy arrive with the accounts issue.
-public enum WharfAuth {}

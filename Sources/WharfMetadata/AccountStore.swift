@@ -1,0 +1,192 @@
+import Foundation
+import WharfCore
+
+/// Accounts (users and organizations), their access tokens, teams, collaborators and
+/// repository visibility: everything the access policy reads.
+public protocol AccountStore: Sendable {
+    // MARK: Accounts
+    /// Creates the account; throws `AccountStoreError.exists` when the name is taken.
+    func createAccount(_ account: Account) async throws
+    func account(_ name: String) async throws -> Account?
+    /// Every account, users and organizations, by name.
+    func accounts() async throws -> [Account]
+    /// Applies the non-nil changes; false when the account does not exist.
+    func updateAccount(_ name: String, _ changes: AccountChanges) async throws -> Bool
+    /// How many enabled administrators exist.
+    func adminCount() async throws -> Int
+
+    // MARK: Tokens
+    func createToken(_ token: AccessToken, hash: String) async throws
+    /// The live (not expired) token with this secret hash.
+    func token(hash: String, at time: Date) async throws -> AccessToken?
+    func tokens(of account: String) async throws -> [AccessToken]
+    /// Deletes the account's token; false when there is none with that id.
+    func revokeToken(_ id: String, of account: String) async throws -> Bool
+    func touchToken(_ id: String, at time: Date) async throws
+
+    // MARK: Repositories
+    func repositoryInfo(_ name: RepositoryName) async throws -> RepositoryInfo?
+    /// Applies visibility and/or description; false when the repository does not exist.
+    func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?) async throws -> Bool
+    /// Private repositories in the namespace.
+    func privateRepositoryCount(in namespace: String) async throws -> Int
+    /// Repositories of a namespace, by name.
+    func repositories(in namespace: String) async throws -> [RepositoryInfo]
+    /// Deletes the repository with its manifests, tags, links and grants.
+    func deleteRepository(_ name: RepositoryName) async throws -> Bool
+    /// Repository names the subject may pull, in order, after `last`, at most `limit`.
+    func visibleRepositories(to subject: String?, isAdmin: Bool, after last: String?, limit: Int) async throws -> [RepositoryName]
+
+    // MARK: Collaborators
+    func setCollaborator(_ account: String, permission: Permission, on repository: RepositoryName) async throws
+    func removeCollaborator(_ account: String, from repository: RepositoryName) async throws -> Bool
+    func collaborators(of repository: RepositoryName) async throws -> [(account: String, permission: Permission)]
+
+    // MARK: Organizations and teams
+    /// Creates an organization account with an `owners` team whose only member is `owner`.
+    func createOrganization(_ name: String, owner: String) async throws
+    /// Organizations `account` belongs to (through any team).
+    func organizations(of account: String) async throws -> [String]
+    func createTeam(_ team: TeamName, in organization: String) async throws
+    func deleteTeam(_ team: TeamName, in organization: String) async throws -> Bool
+    func teams(in organization: String) async throws -> [Team]
+    func addTeamMember(_ account: String, to team: TeamName, in organization: String) async throws
+    func removeTeamMember(_ account: String, from team: TeamName, in organization: String) async throws -> Bool
+    func setTeamPermission(_ permission: Permission, on repository: String, for team: TeamName, in organization: String) async throws
+    func removeTeamPermission(on repository: String, for team: TeamName, in organization: String) async throws -> Bool
+
+    // MARK: Policy input
+    /// What the access policy needs to know about `subject` and `repository`, in one read.
+    func accessFacts(for subject: String?, on repository: RepositoryName) async throws -> AccessFacts
+}
+
+/// Errors of the account store that callers turn into client errors.
+public enum AccountStoreError: Error, Equatable {
+    case exists
+    case notFound
+}
+
+/// A user or an organization.
+public struct Account: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case user
+        case organization
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var email: String?
+    /// bcrypt hash; nil for organizations.
+    public var passwordHash: String?
+    public var isAdmin: Bool
+    public var disabled: Bool
+    /// Private repositories allowed; nil means the server's default plan.
+    public var privateRepoLimit: Int?
+    /// Whether new repositories in this namespace start private.
+    public var defaultPrivate: Bool
+    public var createdAt: Date
+
+    public init(name: String, kind: Kind, email: String? = nil, passwordHash: String? = nil, isAdmin: Bool = false,
+                disabled: Bool = false, privateRepoLimit: Int? = nil, defaultPrivate: Bool = false, createdAt: Date = Date()) {
+        self.name = name
+        self.kind = kind
+        self.email = email
+        self.passwordHash = passwordHash
+        self.isAdmin = isAdmin
+        self.disabled = disabled
+        self.privateRepoLimit = privateRepoLimit
+        self.defaultPrivate = defaultPrivate
+        self.createdAt = createdAt
+    }
+}
+
+/// Changes to an account; nil fields stay as they are.
+public struct AccountChanges: Sendable {
+    public var passwordHash: String?
+    public var email: String?
+    public var isAdmin: Bool?
+    public var disabled: Bool?
+    /// `.some(nil)` resets to the server default.
+    public var privateRepoLimit: Int??
+    public var defaultPrivate: Bool?
+
+    public init(passwordHash: String? = nil, email: String? = nil, isAdmin: Bool? = nil, disabled: Bool? = nil,
+                privateRepoLimit: Int?? = nil, defaultPrivate: Bool? = nil) {
+        self.passwordHash = passwordHash
+        self.email = email
+        self.isAdmin = isAdmin
+        self.disabled = disabled
+        self.privateRepoLimit = privateRepoLimit
+        self.defaultPrivate = defaultPrivate
+    }
+}
+
+/// A personal access token, or a refresh token handed to `docker login`.
+public struct AccessToken: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case personal
+        /// Issued by the token endpoint with `offline_token=true`; used by docker as its identity token.
+        case refresh
+    }
+
+    public var id: String
+    public var account: String
+    public var name: String
+    public var kind: Kind
+    public var scope: TokenScope
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var expiresAt: Date?
+
+    public init(id: String, account: String, name: String, kind: Kind, scope: TokenScope,
+                createdAt: Date = Date(), lastUsedAt: Date? = nil, expiresAt: Date? = nil) {
+        self.id = id
+        self.account = account
+        self.name = name
+        self.kind = kind
+        self.scope = scope
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A repository's hub-level facts.
+public struct RepositoryInfo: Sendable, Equatable {
+    public var name: RepositoryName
+    public var isPrivate: Bool
+    public var description: String
+    public var createdAt: Date
+}
+
+/// A team of an organization.
+public struct Team: Sendable, Equatable {
+    public var name: String
+    public var members: [String]
+    public var repositories: [String: Permission]
+}
+
+/// Everything the access policy reads about one subject and one repository.
+public struct AccessFacts: Sendable, Equatable {
+    /// The repository exists.
+    public var exists: Bool
+    public var isPrivate: Bool
+    /// The namespace's account kind; nil when no account owns the namespace.
+    public var namespaceKind: Account.Kind?
+    /// The subject belongs to the namespace organization's owners team.
+    public var isOrganizationOwner: Bool
+    /// The subject's permission as a collaborator, if any.
+    public var collaboratorPermission: Permission?
+    /// The best permission any of the subject's teams has on the repository.
+    public var teamPermission: Permission?
+
+    public init(exists: Bool = false, isPrivate: Bool = false, namespaceKind: Account.Kind? = nil, isOrganizationOwner: Bool = false,
+                collaboratorPermission: Permission? = nil, teamPermission: Permission? = nil) {
+        self.exists = exists
+        self.isPrivate = isPrivate
+        self.namespaceKind = namespaceKind
+        self.isOrganizationOwner = isOrganizationOwner
+        self.collaboratorPermission = collaboratorPermission
+        self.teamPermission = teamPermission
+    }
+}
