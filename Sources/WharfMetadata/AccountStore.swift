@@ -26,6 +26,8 @@ public protocol AccountStore: Sendable {
 
     // MARK: Repositories
     func repositoryInfo(_ name: RepositoryName) async throws -> RepositoryInfo?
+    /// Creates an empty repository; throws `AccountStoreError.exists` when it exists.
+    func createRepository(_ name: RepositoryName, isPrivate: Bool, description: String) async throws
     /// Applies visibility and/or description; false when the repository does not exist.
     func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?) async throws -> Bool
     /// Private repositories in the namespace.

@@ -8,6 +8,19 @@ extension SQLAccountStore {
             .first().flatMap(Self.decodeRepository)
     }
 
+    public func createRepository(_ name: RepositoryName, isPrivate: Bool, description: String) async throws {
+        try await access.transaction { db in
+            guard try await db.raw("SELECT 1 AS ok FROM repositories WHERE name = \(bind: name.value)").first() == nil else {
+                throw AccountStoreError.exists
+            }
+            try await db.raw("""
+                INSERT INTO repositories (name, namespace, created_at, is_private, description)
+                VALUES (\(bind: name.value), \(bind: String(name.namespace)), \(bind: Date().timeIntervalSince1970),
+                        \(bind: isPrivate), \(bind: description))
+                """).run()
+        }
+    }
+
     static func decodeRepository(_ row: any SQLRow) throws -> RepositoryInfo? {
         guard let name = RepositoryName(try row.decode(column: "name", as: String.self)) else { return nil }
         return RepositoryInfo(

@@ -48,6 +48,11 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     OperationsRoutes(registry: dependencies.registry, metrics: dependencies.metrics).register(on: router)
     TokenRoutes(credentials: credentials, accounts: dependencies.accounts, settings: dependencies.settings).register(on: router)
     RegistryRoutes(registry: dependencies.registry, credentials: credentials, authorizer: authorizer).register(on: router)
+    let api = APIAuthentication(authenticator: dependencies.authenticator)
+    AccountRoutes(auth: api, accounts: dependencies.accounts, settings: dependencies.settings).register(on: router)
+    RepositoryAPIRoutes(auth: api, accounts: dependencies.accounts, authorizer: authorizer).register(on: router)
+    OrganizationRoutes(auth: api, accounts: dependencies.accounts).register(on: router)
+    OpenAPIRoute().register(on: router)
     return router
 }
 

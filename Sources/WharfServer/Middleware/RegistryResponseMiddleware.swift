@@ -20,6 +20,8 @@ struct RegistryResponseMiddleware: RouterMiddleware {
             default: error.status.code >= 500 ? .unknown : .init("BAD_REQUEST", error.status.code)
             }
             response = try RegistryError(code, error.body ?? error.status.reasonPhrase).response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
         } catch {
             context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
             response = try RegistryError(.unknown, "internal error").response(from: request, context: context)

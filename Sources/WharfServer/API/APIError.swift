@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+
+/// An error of the JSON API: `{"message": "...", "field": "..."}` with its HTTP status.
+struct APIError: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let message: String
+    /// The request field at fault, for validation errors.
+    let field: String?
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, _ message: String, field: String? = nil) {
+        self.status = status
+        self.message = message
+        self.field = field
+    }
+
+    private struct Body: Encodable { let message: String; let field: String? }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = try APIResponse.encoder.encode(Body(message: message, field: field))
+        return .json(Array(body), status: status, headers: headers)
+    }
+
+    static func invalid(_ field: String, _ message: String) -> APIError { APIError(.unprocessableContent, message, field: field) }
+    static let unauthenticated = APIError(.unauthorized, "authentication required: use HTTP Basic (username and password or access token) or a Bearer access token")
+    static let forbidden = APIError(.forbidden, "you are not allowed to do this")
+    static func notFound(_ what: String) -> APIError { APIError(.notFound, "\(what) not found") }
+}
+
+extension Request {
+    /// Decodes a JSON body, turning malformed input into a 400 that says what is wrong.
+    func decodeJSON<T: Decodable>(_ type: T.Type) async throws -> T {
+        let body = try await self.body.collect(upTo: 1024 * 1024)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw APIError.invalid(key.stringValue, "\(key.stringValue) is required")
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw APIError.invalid(field, "\(field) has the wrong type")
+        } catch {
+            throw APIError(.badRequest, "the request body is not valid JSON")
+        }
+    }
+}
+
+/// Encodes API responses with snake_case keys as written, ISO 8601 dates and sorted keys.
+enum APIResponse {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        .json(Array(try encoder.encode(value)), status: status)
+    }
+}
