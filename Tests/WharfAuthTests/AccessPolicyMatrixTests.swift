@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import Testing
+import WharfCore
+import WharfMetadata
+@testable import WharfAuth
+
+/// The whole access matrix, with facts read from a real (SQLite) account store:
+/// subject × visibility × action.
+@Suite("Access policy matrix")
+struct AccessPolicyMatrixTests {
+    struct Row: Sendable, CustomTestStringConvertible {
+        let subject: String
+        let repository: String
+        let onPublic: String
+        let onPrivate: String
+        var testDescription: String { "\(subject) on \(repository)" }
+    }
+
+    static let all = "pull,push,delete,manage"
+    static let rows: [Row] = [
+        Row(subject: "anonymous", repository: "alice/app", onPublic: "pull", onPrivate: ""),
+        Row(subject: "stranger", repository: "alice/app", onPublic: "pull", onPrivate: ""),
+        Row(subject: "alice", repository: "alice/app", onPublic: all, onPrivate: all),
+        Row(subject: "reader", repository: "alice/app", onPublic: "pull", onPrivate: "pull"),
+        Row(subject: "writer", repository: "alice/app", onPublic: "pull,push", onPrivate: "pull,push"),
+        Row(subject: "manager", repository: "alice/app", onPublic: all, onPrivate: all),
+        Row(subject: "root", repository: "alice/app", onPublic: all, onPrivate: all),
+        Row(subject: "anonymous", repository: "acmeorg/tool", onPublic: "pull", onPrivate: ""),
+        Row(subject: "stranger", repository: "acmeorg/tool", onPublic: "pull", onPrivate: ""),
+        Row(subject: "teamread", repository: "acmeorg/tool", onPublic: "pull", onPrivate: "pull"),
+        Row(subject: "teamwrite", repository: "acmeorg/tool", onPublic: "pull,push", onPrivate: "pull,push"),
+        Row(subject: "teamadmin", repository: "acmeorg/tool", onPublic: all, onPrivate: all),
+        Row(subject: "owner", repository: "acmeorg/tool", onPublic: all, onPrivate: all),
+        Row(subject: "root", repository: "acmeorg/tool", onPublic: all, onPrivate: all),
+        // Team grants are per repository: another repository of the organization is not covered.
+        Row(subject: "teamwrite", repository: "acmeorg/other", onPublic: "pull", onPrivate: ""),
+        // A collaborator of one repository has nothing on the owner's others.
+        Row(subject: "writer", repository: "alice/other", onPublic: "pull", onPrivate: ""),
+        Row(subject: "anonymous", repository: "library/nginx", onPublic: "pull", onPrivate: ""),
+        Row(subject: "alice", repository: "library/nginx", onPublic: "pull", onPrivate: ""),
+        Row(subject: "root", repository: "library/nginx", onPublic: all, onPrivate: all),
+    ]
+
+    @Test("each subject gets exactly its permission on public and private repositories", arguments: rows)
+    func matrix(_ row: Row) async throws {
+        try await withAccounts { store in
+            for isPrivate in [false, true] {
+                let name = RepositoryName(row.repository)!
+                _ = try await store.updateRepository(name, isPrivate: isPrivate, description: nil)
+                let principal: Principal? = row.subject == "anonymous" ? nil
+                    : Principal(name: row.subject, isAdmin: row.subject == "root")
+                let facts = try await store.accessFacts(for: principal?.name, on: name)
+                let allowed = RepositoryAction.allCases.filter { AccessPolicy.allows(principal, $0, on: name, facts: facts) }
+                    .map(\.rawValue).joined(separator: ",")
+                #expect(allowed == (isPrivate ? row.onPrivate : row.onPublic), "private: \(isPrivate)")
+            }
+        }
+    }
+
+    @Test("a missing repository and an unreadable private one look the same to outsiders")
+    func noExistenceLeak() async throws {
+        try await withAccounts { store in
+            let secret = RepositoryName("alice/app")!, missing = RepositoryName("alice/nothing")!
+            _ = try await store.updateRepository(secret, isPrivate: true, description: nil)
+            for principal in [nil, Principal(name: "stranger", isAdmin: false)] {
+                let a = AccessPolicy.permission(of: principal, on: secret, facts: try await store.accessFacts(for: principal?.name, on: secret))
+                let b = AccessPolicy.permission(of: principal, on: missing, facts: try await store.accessFacts(for: principal?.name, on: missing))
+                #expect(a == nil && b == nil)
+            }
+        }
+    }
+
+    @Test("a token's scope caps what its owner may do")
+    func ceiling() async throws {
+        try await withAccounts { store in
+            let name = RepositoryName("alice/app")!
+            let facts = try await store.accessFacts(for: "alice", on: name)
+            #expect(AccessPolicy.permission(of: Principal(name: "alice", isAdmin: false, ceiling: .read), on: name, facts: facts) == .read)
+            #expect(AccessPolicy.permission(of: Principal(name: "alice", isAdmin: false, ceiling: .write), on: name, facts: facts) == .write)
+            #expect(AccessPolicy.permission(of: Principal(name: "root", isAdmin: true, ceiling: .read), on: name, facts: facts) == .read)
+            #expect(!AccessPolicy.allows(Principal(name: "alice", isAdmin: false, ceiling: .read), .push, on: name, facts: facts))
+        }
+    }
+
+    /// alice owns alice/app and alice/other; reader/writer/manager collaborate on alice/app;
+    /// acmeorg (owner: owner) has teams with read/write/admin on acmeorg/tool; root is a server admin.
+    func withAccounts(_ body: (SQLAccountStore) async throws -> Void) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-auth-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", logger: Logger(label: "test"))
+        _ = try await SQLMetadataStore.open(access)
+        let store = SQLAccountStore(access)
+        for user in ["alice", "stranger", "reader", "writer", "manager", "teamread", "teamwrite", "teamadmin", "owner", "root"] {
+            try await store.createAccount(Account(name: user, kind: .user, isAdmin: user == "root"))
+        }
+        try await store.createOrganization("acmeorg", owner: "owner")
+        for name in ["alice/app", "alice/other", "acmeorg/tool", "acmeorg/other", "library/nginx"] {
+            try await store.createRepository(RepositoryName(name)!, isPrivate: false, description: "")
+        }
+        let app = RepositoryName("alice/app")!
+        try await store.setCollaborator("reader", permission: .read, on: app)
+        try await store.setCollaborator("writer", permission: .write, on: app)
+        try await store.setCollaborator("manager", permission: .admin, on: app)
+        for (team, permission) in [("readers", Permission.read), ("writers", .write), ("admins", .admin)] {
+            try await store.createTeam(TeamName(team)!, in: "acmeorg")
+            try await store.setTeamPermission(permission, on: "acmeorg/tool", for: TeamName(team)!, in: "acmeorg")
+        }
+        try await store.addTeamMember("teamread", to: TeamName("readers")!, in: "acmeorg")
+        try await store.addTeamMember("teamwrite", to: TeamName("writers")!, in: "acmeorg")
+        try await store.addTeamMember("teamadmin", to: TeamName("admins")!, in: "acmeorg")
+        do {
+            try await body(store)
+        } catch {
+            try await access.shutdown()
+            throw error
+        }
+        try await access.shutdown()
+    }
+}
