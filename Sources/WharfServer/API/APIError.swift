@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 
 /// An error of the JSON API: `{"message": "...", "field": "..."}` with its HTTP status.
-struct APIError: HTTPResponseError {
+struct APIError: HTTPResponseError, CustomStringConvertible {
     let status: HTTPResponse.Status
     let message: String
     /// The request field at fault, for validation errors.
@@ -14,6 +14,8 @@ struct APIError: HTTPResponseError {
         self.message = message
         self.field = field
     }
+
+    var description: String { message }
 
     private struct Body: Encodable { let message: String; let field: String? }
 

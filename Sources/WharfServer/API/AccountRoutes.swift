@@ -169,12 +169,14 @@ struct AccountRoutes: Sendable {
 /// The rules accounts must follow, shared by the API and the command line.
 public enum AccountValidation {
     /// A new user with a bcrypt-hashed password, or a 422 naming the field at fault.
-    public static func newUser(username: String, email: String, password: String, hasher: PasswordHasher, isAdmin: Bool = false) async throws -> Account {
+    /// Operators (on the command line) may take reserved names such as `admin`; sign-up may not.
+    public static func newUser(username: String, email: String?, password: String, hasher: PasswordHasher,
+                               isAdmin: Bool = false, allowReserved: Bool = false) async throws -> Account {
         guard AccountName.isWellFormed(username) else {
             throw APIError.invalid("username", "username must be 4 to 30 lowercase letters and digits")
         }
-        guard AccountName(username) != nil else { throw APIError.invalid("username", "the name \(username) is reserved") }
-        return Account(name: username, kind: .user, email: try self.email(email),
+        guard allowReserved || AccountName(username) != nil else { throw APIError.invalid("username", "the name \(username) is reserved") }
+        return Account(name: username, kind: .user, email: try email.map(self.email),
                        passwordHash: try await hasher.hash(try self.password(password)), isAdmin: isAdmin)
     }
 
