@@ -64,7 +64,7 @@ public struct RegistryTokenClaims: JWTPayload {
 /// Issues and verifies the short-lived bearer tokens clients present to `/v2`.
 public struct TokenService: Sendable {
     /// Clock skew tolerated when checking `exp` and `nbf`.
-    static let leeway: TimeInterval = 30
+    static let leeway: TimeInterval = 5
 
     public let issuer: String
     public let service: String

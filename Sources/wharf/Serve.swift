@@ -94,7 +94,7 @@ struct Serve: AsyncParsableCommand {
             c.defaultPrivateRepoLimit = value
         }
         if let value = tokenLifetime ?? env["WHARF_TOKEN_LIFETIME"].flatMap(Double.init) {
-            guard value >= 60 else { throw ValidationError("--token-lifetime must be at least 60 seconds") }
+            guard value >= 1 else { throw ValidationError("--token-lifetime must be at least 1 second") }
             c.tokenLifetime = value
         }
         c.initialAdminPassword = env["WHARF_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
