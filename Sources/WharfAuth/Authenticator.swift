@@ -16,19 +16,27 @@ public struct Authenticator: Sendable {
     public let accounts: any AccountStore
     public let hasher: PasswordHasher
     public let throttle: LoginThrottle
+    let verified: VerifiedCredentialCache
 
-    public init(accounts: any AccountStore, hasher: PasswordHasher = PasswordHasher(), throttle: LoginThrottle = LoginThrottle()) {
+    public init(accounts: any AccountStore, hasher: PasswordHasher = PasswordHasher(), throttle: LoginThrottle = LoginThrottle(),
+                verified: VerifiedCredentialCache = VerifiedCredentialCache()) {
         self.accounts = accounts
         self.hasher = hasher
         self.throttle = throttle
+        self.verified = verified
     }
 
     /// Checks `username` with a password or a personal access token.
     public func authenticate(username: String, secret: String, clientAddress: String?) async throws -> Principal {
         let keys = ["account:\(username)"] + (clientAddress.map { ["address:\($0)"] } ?? [])
         if let wait = throttle.retryAfter(keys) { throw Failure.throttled(retryAfter: wait) }
+        if let principal = verified.principal(username: username, secret: secret) { return principal }
         if let principal = try await verify(username: username, secret: secret) {
             throttle.recordSuccess([keys[0]])
+            // Tokens are cheap to check and must stop working the moment they are revoked: only passwords are cached.
+            if !secret.hasPrefix(SecretToken.personalPrefix) {
+                verified.remember(principal, username: username, secret: secret)
+            }
             return principal
         }
         throttle.recordFailure(keys)
@@ -48,6 +56,11 @@ public struct Authenticator: Sendable {
         }
         guard let hash = account.passwordHash, try await hasher.verify(secret, hash: hash) else { return nil }
         return Principal(name: account.name, isAdmin: account.isAdmin)
+    }
+
+    /// Forgets cached password checks of `username` (after a password change or when disabling the account).
+    public func forgetVerifiedPasswords(of username: String) {
+        verified.forget(username: username)
     }
 
     /// The principal a bearer personal access token (or refresh token, when `allowRefresh`) stands for.

@@ -80,6 +80,7 @@ struct AccountRoutes: Sendable {
         if let email = body.email { changes.email = try AccountValidation.email(email) }
         if let password = body.password { changes.passwordHash = try await auth.authenticator.hasher.hash(try AccountValidation.password(password)) }
         _ = try await accounts.updateAccount(principal.name, changes)
+        if changes.passwordHash != nil { auth.authenticator.forgetVerifiedPasswords(of: principal.name) }
         return try await me(request, context: context)
     }
 
@@ -162,6 +163,7 @@ struct AccountRoutes: Sendable {
         guard try await accounts.updateAccount(name, changes), let account = try await accounts.account(name) else {
             throw APIError.notFound("account")
         }
+        auth.authenticator.forgetVerifiedPasswords(of: name)
         return try APIResponse.json(view(account))
     }
 }
