@@ -33,6 +33,8 @@ public protocol MetadataStore: Sendable {
     func putManifest(_ manifest: StoredManifest, tag: Tag?, in repository: RepositoryName) async throws
     /// The manifest with `digest` in the repository.
     func manifest(_ digest: Digest, in repository: RepositoryName) async throws -> StoredManifest?
+    /// The manifest `tag` points to, in one read.
+    func manifest(taggedWith tag: Tag, in repository: RepositoryName) async throws -> StoredManifest?
     /// The digest `tag` points to.
     func taggedDigest(_ tag: Tag, in repository: RepositoryName) async throws -> Digest?
     /// Which of `digests` are manifests of the repository.

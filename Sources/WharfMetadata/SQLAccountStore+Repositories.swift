@@ -126,30 +126,29 @@ extension SQLAccountStore {
 
     public func accessFacts(for subject: String?, on repository: RepositoryName) async throws -> AccessFacts {
         let namespace = String(repository.namespace)
+        let who = subject ?? ""
+        // One round trip: every fact is a scalar subquery.
+        guard let row = try await db.raw("""
+            SELECT
+              (SELECT is_private FROM repositories WHERE name = \(bind: repository.value)) AS is_private,
+              (SELECT kind FROM accounts WHERE name = \(bind: namespace)) AS kind,
+              (SELECT permission FROM collaborators WHERE repository = \(bind: repository.value) AND account = \(bind: who)) AS collaborator,
+              (SELECT COUNT(*) FROM team_members WHERE organization = \(bind: namespace) AND team = 'owners' AND account = \(bind: who)) AS owner,
+              (SELECT MAX(tr.permission) FROM team_repositories tr JOIN team_members m
+                 ON m.organization = tr.organization AND m.team = tr.team
+                 WHERE tr.organization = \(bind: namespace) AND tr.repository = \(bind: repository.value) AND m.account = \(bind: who)) AS team
+            """).first() else { return AccessFacts() }
         var facts = AccessFacts()
-        if let row = try await db.raw("SELECT is_private FROM repositories WHERE name = \(bind: repository.value)").first() {
+        if let isPrivate = try row.decode(column: "is_private", as: Bool?.self) {
             facts.exists = true
-            facts.isPrivate = try row.decode(column: "is_private", as: Bool.self)
+            facts.isPrivate = isPrivate
         }
-        if let row = try await db.raw("SELECT kind FROM accounts WHERE name = \(bind: namespace)").first() {
-            facts.namespaceKind = Account.Kind(rawValue: try row.decode(column: "kind", as: String.self))
-        }
-        guard let subject else { return facts }
-        if let row = try await db.raw("""
-            SELECT permission FROM collaborators WHERE repository = \(bind: repository.value) AND account = \(bind: subject)
-            """).first() {
-            facts.collaboratorPermission = Permission(rawValue: try row.decode(column: "permission", as: Int.self))
-        }
-        guard facts.namespaceKind == .organization else { return facts }
-        facts.isOrganizationOwner = try await db.raw("""
-            SELECT 1 AS ok FROM team_members WHERE organization = \(bind: namespace) AND team = 'owners' AND account = \(bind: subject)
-            """).first() != nil
-        if let row = try await db.raw("""
-            SELECT MAX(tr.permission) AS p FROM team_repositories tr JOIN team_members m
-            ON m.organization = tr.organization AND m.team = tr.team
-            WHERE tr.organization = \(bind: namespace) AND tr.repository = \(bind: repository.value) AND m.account = \(bind: subject)
-            """).first(), let value = try row.decode(column: "p", as: Int?.self) {
-            facts.teamPermission = Permission(rawValue: value)
+        facts.namespaceKind = try row.decode(column: "kind", as: String?.self).flatMap(Account.Kind.init(rawValue:))
+        guard subject != nil else { return facts }
+        facts.collaboratorPermission = try row.decode(column: "collaborator", as: Int?.self).flatMap(Permission.init(rawValue:))
+        if facts.namespaceKind == .organization {
+            facts.isOrganizationOwner = try row.decode(column: "owner", as: Int.self) > 0
+            facts.teamPermission = try row.decode(column: "team", as: Int?.self).flatMap(Permission.init(rawValue:))
         }
         return facts
     }

@@ -132,7 +132,16 @@ public struct SQLMetadataStore: MetadataStore {
         return try Self.decodeManifest(row)
     }
 
-    private static func decodeManifest(_ row: any SQLRow) throws -> StoredManifest {
+    public func manifest(taggedWith tag: Tag, in repository: RepositoryName) async throws -> StoredManifest? {
+        guard let row = try await db.raw("""
+            SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.annotations, m.content, m.created_at
+            FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.manifest
+            WHERE t.repository = \(bind: repository.value) AND t.name = \(bind: tag.value)
+            """).first() else { return nil }
+        return try Self.decodeManifest(row)
+    }
+
+    static func decodeManifest(_ row: any SQLRow) throws -> StoredManifest {
         let annotations = try row.decode(column: "annotations", as: String?.self).flatMap {
             try JSONDecoder().decode([String: String].self, from: Data($0.utf8))
         }

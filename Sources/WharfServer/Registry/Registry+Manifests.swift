@@ -43,19 +43,11 @@ extension Registry {
 
     /// The manifest `reference` names, negotiated against the client's `Accept` types.
     func manifest(_ reference: Reference, in repository: RepositoryName, accepting accept: AcceptedMediaTypes) async throws -> StoredManifest {
-        let digest: Digest
-        switch reference {
-        case .digest(let d):
-            digest = d
-        case .tag(let tag):
-            guard let d = try await metadata.taggedDigest(tag, in: repository) else {
-                throw RegistryError.manifestUnknown(reference)
-            }
-            digest = d
+        let found: StoredManifest? = switch reference {
+        case .digest(let digest): try await metadata.manifest(digest, in: repository)
+        case .tag(let tag): try await metadata.manifest(taggedWith: tag, in: repository)
         }
-        guard let stored = try await metadata.manifest(digest, in: repository) else {
-            throw RegistryError.manifestUnknown(reference)
-        }
+        guard let stored = found else { throw RegistryError.manifestUnknown(reference) }
         // A digest names exact bytes: never substitute anything else.
         guard case .tag = reference, !accept.accepts(stored.mediaType) else { return stored }
         if MediaType.indexTypes.contains(stored.mediaType),
