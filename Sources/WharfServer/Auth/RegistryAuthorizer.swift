@@ -56,7 +56,9 @@ struct RegistryAuthorizer: Sendable {
     /// Throws `DENIED` when `owner` already has as many private repositories as its plan allows.
     func checkPrivateLimit(of owner: Account, adding repository: RepositoryName) async throws {
         let limit = owner.privateRepoLimit ?? settings.defaultPrivateRepoLimit
-        let count = try await accounts.privateRepositoryCount(in: owner.name)
+        var count = try await accounts.privateRepositoryCount(in: owner.name)
+        // A concurrent request (docker pushes layers in parallel) may have created it meanwhile.
+        if try await accounts.repositoryInfo(repository)?.isPrivate == true { count -= 1 }
         guard count < limit else {
             throw RegistryError(.denied, PlanLimit.message(namespace: owner.name, limit: limit), detail: ["name": repository.value])
         }
