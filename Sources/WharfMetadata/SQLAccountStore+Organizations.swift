@@ -37,7 +37,7 @@ extension SQLAccountStore {
     }
 
     public func deleteTeam(_ team: TeamName, in organization: String) async throws -> Bool {
-        try await writeIfExists(
+        try await access.writeIfExists(
             check: "SELECT 1 AS ok FROM teams WHERE organization = \(bind: organization) AND name = \(bind: team.value)",
             change: "DELETE FROM teams WHERE organization = \(bind: organization) AND name = \(bind: team.value)"
         )
@@ -76,7 +76,7 @@ extension SQLAccountStore {
     }
 
     public func removeTeamMember(_ account: String, from team: TeamName, in organization: String) async throws -> Bool {
-        try await writeIfExists(
+        try await access.writeIfExists(
             check: """
                 SELECT 1 AS ok FROM team_members WHERE organization = \(bind: organization) AND team = \(bind: team.value) AND account = \(bind: account)
                 """,
@@ -100,7 +100,7 @@ extension SQLAccountStore {
     }
 
     public func removeTeamPermission(on repository: String, for team: TeamName, in organization: String) async throws -> Bool {
-        try await writeIfExists(
+        try await access.writeIfExists(
             check: """
                 SELECT 1 AS ok FROM team_repositories WHERE organization = \(bind: organization) AND team = \(bind: team.value) AND repository = \(bind: repository)
                 """,

@@ -108,7 +108,7 @@ extension SQLAccountStore {
     }
 
     public func removeCollaborator(_ account: String, from repository: RepositoryName) async throws -> Bool {
-        try await writeIfExists(
+        try await access.writeIfExists(
             check: "SELECT 1 AS ok FROM collaborators WHERE repository = \(bind: repository.value) AND account = \(bind: account)",
             change: "DELETE FROM collaborators WHERE repository = \(bind: repository.value) AND account = \(bind: account)"
         )

@@ -13,15 +13,6 @@ public struct SQLAccountStore: AccountStore {
 
     var db: any SQLDatabase { access.reader }
 
-    /// Runs a write that reports whether it found its row.
-    func writeIfExists(check: SQLQueryString, change: SQLQueryString) async throws -> Bool {
-        try await access.transaction { db in
-            guard try await db.raw(check).first() != nil else { return false }
-            try await db.raw(change).run()
-            return true
-        }
-    }
-
     // MARK: Accounts
 
     public func createAccount(_ a: Account) async throws {
@@ -118,7 +109,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func revokeToken(_ id: String, of account: String) async throws -> Bool {
-        try await writeIfExists(
+        try await access.writeIfExists(
             check: "SELECT 1 AS ok FROM access_tokens WHERE id = \(bind: id) AND account = \(bind: account)",
             change: "DELETE FROM access_tokens WHERE id = \(bind: id) AND account = \(bind: account)"
         )

@@ -24,3 +24,14 @@ public enum SQLFlavor: Sendable {
     /// The collation that orders text by bytes.
     var byteCollation: String { self == .sqlite ? "BINARY" : "\"C\"" }
 }
+
+extension SQLDatabaseAccess {
+    /// In one transaction: runs `change` if `check` finds a row; reports whether it did.
+    func writeIfExists(check: SQLQueryString, change: SQLQueryString) async throws -> Bool {
+        try await transaction { db in
+            guard try await db.raw(check).first() != nil else { return false }
+            try await db.raw(change).run()
+            return true
+        }
+    }
+}

@@ -78,19 +78,10 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func unlinkBlob(_ digest: Digest, from repository: RepositoryName) async throws -> Bool {
-        try await access.transaction { db in
-            let found = try await db.raw("""
-                SELECT 1 AS ok FROM repository_blobs
-                WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
-                """).first() != nil
-            if found {
-                try await db.raw("""
-                    DELETE FROM repository_blobs
-                    WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
-                    """).run()
-            }
-            return found
-        }
+        try await access.writeIfExists(
+            check: "SELECT 1 AS ok FROM repository_blobs WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)",
+            change: "DELETE FROM repository_blobs WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)"
+        )
     }
 
     // MARK: Manifests and tags
@@ -172,31 +163,17 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func deleteManifest(_ digest: Digest, in repository: RepositoryName) async throws -> Bool {
-        try await access.transaction { db in
-            let found = try await db.raw("""
-                SELECT 1 AS ok FROM manifests WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
-                """).first() != nil
-            if found {
-                try await db.raw("""
-                    DELETE FROM manifests WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
-                    """).run()
-            }
-            return found
-        }
+        try await access.writeIfExists(
+            check: "SELECT 1 AS ok FROM manifests WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)",
+            change: "DELETE FROM manifests WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)"
+        )
     }
 
     public func deleteTag(_ tag: Tag, in repository: RepositoryName) async throws -> Bool {
-        try await access.transaction { db in
-            let found = try await db.raw("""
-                SELECT 1 AS ok FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)
-                """).first() != nil
-            if found {
-                try await db.raw("""
-                    DELETE FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)
-                    """).run()
-            }
-            return found
-        }
+        try await access.writeIfExists(
+            check: "SELECT 1 AS ok FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)",
+            change: "DELETE FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)"
+        )
     }
 
     public func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
@@ -264,13 +241,10 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func deleteUpload(_ id: String) async throws -> Bool {
-        try await access.transaction { db in
-            let found = try await db.raw("SELECT 1 AS ok FROM uploads WHERE id = \(bind: id)").first() != nil
-            if found {
-                try await db.raw("DELETE FROM uploads WHERE id = \(bind: id)").run()
-            }
-            return found
-        }
+        try await access.writeIfExists(
+            check: "SELECT 1 AS ok FROM uploads WHERE id = \(bind: id)",
+            change: "DELETE FROM uploads WHERE id = \(bind: id)"
+        )
     }
 
     public func uploads(idleSince time: Date) async throws -> [UploadSession] {

@@ -52,15 +52,17 @@ struct CredentialReader: Sendable {
         throw challenge.error(message: "unsupported authorization scheme")
     }
 
-    /// Checks a username and password (or PAT), mapping failures to registry errors.
-    func login(username: String, secret: String, context: WharfRequestContext, challenge: Challenge) async throws -> Principal {
+    /// Checks a username and password (or PAT), mapping failures to registry errors: a 401 (with
+    /// `challenge`, when given) for wrong credentials, 429 with `Retry-After` when throttled.
+    func login(username: String, secret: String, context: WharfRequestContext, challenge: Challenge?) async throws -> Principal {
         do {
             return try await authenticator.authenticate(username: username, secret: secret, clientAddress: context.clientAddress)
         } catch Authenticator.Failure.throttled(let wait) {
             throw RegistryError(.tooManyRequests, "too many failed login attempts; try again in \(wait) seconds",
                                 headers: ["Retry-After": String(wait)])
         } catch Authenticator.Failure.invalidCredentials {
-            throw challenge.error(message: "incorrect username or password")
+            throw challenge?.error(message: "incorrect username or password")
+                ?? RegistryError(.unauthorized, "incorrect username or password")
         }
     }
 

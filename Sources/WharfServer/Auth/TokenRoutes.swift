@@ -61,14 +61,7 @@ struct TokenRoutes: Sendable {
     }
 
     private func login(_ username: String, _ password: String, context: WharfRequestContext) async throws -> Principal {
-        do {
-            return try await credentials.authenticator.authenticate(username: username, secret: password, clientAddress: context.clientAddress)
-        } catch Authenticator.Failure.throttled(let wait) {
-            throw RegistryError(.tooManyRequests, "too many failed login attempts; try again in \(wait) seconds",
-                                headers: ["Retry-After": String(wait)])
-        } catch Authenticator.Failure.invalidCredentials {
-            throw RegistryError(.unauthorized, "incorrect username or password")
-        }
+        try await credentials.login(username: username, secret: password, context: context, challenge: nil)
     }
 
     /// What `principal` may do of what `scopes` ask for.
