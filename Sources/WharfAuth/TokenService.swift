@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Synchronization
 
 /// One resource's granted actions inside a registry token (`access` claim).
 public struct ResourceAccess: Codable, Sendable, Equatable {
@@ -70,6 +71,7 @@ public struct TokenService: Sendable {
     public let service: String
     public let lifetime: TimeInterval
     private let keys: JWTKeyCollection
+    private let verified = VerifiedTokenCache()
     private static let kid = JWKIdentifier(string: "wharf-token-signing")
 
     /// Loads the ES256 signing key from `keyPath`, creating it (mode 0600) when absent.
@@ -99,10 +101,41 @@ public struct TokenService: Sendable {
 
     /// The claims of a token this service issued; throws when forged, expired or meant for another service.
     public func verify(_ token: String) async throws -> RegistryTokenClaims {
+        // ECDSA verification costs far more than serving a manifest: remember tokens already checked.
+        if let claims = verified.claims(for: token, now: Date().addingTimeInterval(-Self.leeway)) { return claims }
         let claims = try await keys.verify(token, as: RegistryTokenClaims.self)
         guard claims.iss.value == issuer, claims.aud.value.contains(service) else {
             throw JWTError.claimVerificationFailure(failedClaim: claims.aud, reason: "token was issued for another registry")
         }
+        verified.remember(claims, for: token)
         return claims
+    }
+}
+
+/// Registry tokens whose signature and claims were already verified, until they expire.
+final class VerifiedTokenCache: Sendable {
+    private let entries = Mutex<[String: RegistryTokenClaims]>([:])
+    private let capacity = 10_000
+
+    func claims(for token: String, now: Date) -> RegistryTokenClaims? {
+        entries.withLock { entries in
+            guard let claims = entries[token] else { return nil }
+            guard claims.exp.value > now else {
+                entries[token] = nil
+                return nil
+            }
+            return claims
+        }
+    }
+
+    func remember(_ claims: RegistryTokenClaims, for token: String) {
+        entries.withLock { entries in
+            if entries.count >= capacity {
+                let now = Date()
+                entries = entries.filter { $0.value.exp.value > now }
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[token] = claims
+        }
     }
 }

@@ -125,6 +125,14 @@ extension SQLAccountStore {
     // MARK: Policy input
 
     public func accessFacts(for subject: String?, on repository: RepositoryName) async throws -> AccessFacts {
+        let value = try await access.cache.cached("facts|\(subject ?? "")|\(repository.value)") {
+            .facts(try await readAccessFacts(for: subject, on: repository))
+        }
+        guard case .facts(let facts) = value else { return try await readAccessFacts(for: subject, on: repository) }
+        return facts
+    }
+
+    private func readAccessFacts(for subject: String?, on repository: RepositoryName) async throws -> AccessFacts {
         let namespace = String(repository.namespace)
         let who = subject ?? ""
         // One round trip: every fact is a scalar subquery.

@@ -6,6 +6,8 @@ public protocol SQLDatabaseAccess: Sendable {
     var reader: any SQLDatabase { get }
     /// Runs `body` in one write transaction, committed when it returns, rolled back when it throws.
     func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// Hot reads kept in memory; every committed transaction invalidates it.
+    var cache: ReadCache { get }
     /// The SQL flavour, for the few statements that differ.
     var flavor: SQLFlavor { get }
     /// Closes every connection.

@@ -116,6 +116,20 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func manifest(_ digest: Digest, in repository: RepositoryName) async throws -> StoredManifest? {
+        try await cachedManifest("manifest|\(repository.value)|\(digest)") { try await readManifest(digest, in: repository) }
+    }
+
+    public func manifest(taggedWith tag: Tag, in repository: RepositoryName) async throws -> StoredManifest? {
+        try await cachedManifest("tagged|\(repository.value)|\(tag.value)") { try await readManifest(taggedWith: tag, in: repository) }
+    }
+
+    private func cachedManifest(_ key: String, read: () async throws -> StoredManifest?) async throws -> StoredManifest? {
+        let value = try await access.cache.cached(key) { .manifest(try await read()) }
+        guard case .manifest(let manifest) = value else { return try await read() }
+        return manifest
+    }
+
+    private func readManifest(_ digest: Digest, in repository: RepositoryName) async throws -> StoredManifest? {
         guard let row = try await db.raw("""
             SELECT digest, media_type, artifact_type, subject, annotations, content, created_at FROM manifests
             WHERE repository = \(bind: repository.value) AND digest = \(bind: digest.description)
@@ -123,7 +137,7 @@ public struct SQLMetadataStore: MetadataStore {
         return try Self.decodeManifest(row)
     }
 
-    public func manifest(taggedWith tag: Tag, in repository: RepositoryName) async throws -> StoredManifest? {
+    private func readManifest(taggedWith tag: Tag, in repository: RepositoryName) async throws -> StoredManifest? {
         guard let row = try await db.raw("""
             SELECT m.digest, m.media_type, m.artifact_type, m.subject, m.annotations, m.content, m.created_at
             FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.manifest
@@ -177,10 +191,21 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
-        try await db.raw("""
-            SELECT name FROM tags WHERE repository = \(bind: repository.value) AND name > \(bind: last ?? "")
-            ORDER BY name LIMIT \(bind: limit)
-            """).all().map { try $0.decode(column: "name", as: String.self) }
+        let value = try await access.cache.cached("tags|\(repository.value)") {
+            .tags(try await db.raw("SELECT name FROM tags WHERE repository = \(bind: repository.value) ORDER BY name")
+                .all().map { try $0.decode(column: "name", as: String.self) })
+        }
+        guard case .tags(let all) = value else { return [] }
+        // The list is in byte order; find the first tag after `last` by binary search.
+        var low = 0, high = all.count
+        if let last {
+            let key = Array(last.utf8)
+            while low < high {
+                let mid = (low + high) / 2
+                if Array(all[mid].utf8).lexicographicallyPrecedes(key) || Array(all[mid].utf8) == key { low = mid + 1 } else { high = mid }
+            }
+        }
+        return Array(all[low..<min(all.count, low + min(limit, all.count))])
     }
 
     public func referrers(of digest: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [StoredManifest] {

@@ -12,6 +12,7 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
     private let readers: [SQLiteConnection]
     private let next = Atomic<Int>(0)
     private let writeLock = AsyncSerialLock()
+    public let cache = ReadCache()
 
     public var flavor: SQLFlavor { .sqlite }
 
@@ -51,6 +52,7 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
             do {
                 let result = try await body(db)
                 try await db.raw("COMMIT").run()
+                cache.bump()
                 return result
             } catch {
                 try? await db.raw("ROLLBACK").run()

@@ -7,10 +7,20 @@ extension RegistryRoutes {
     func tags(_ request: Request, name: RepositoryName) async throws -> Response {
         let page = try Pagination(request, defaultLimit: nil)
         let tags = try await registry.tags(in: name, after: page.last, limit: page.fetchLimit)
-        struct Body: Encodable { let name: String; let tags: [String] }
-        let shown = Array(tags.prefix(page.limit))
+        let shown = tags.prefix(page.limit)
         let link = page.link(path: "/v2/\(name.value)/tags/list", fetched: tags.count, lastShown: shown.last)
-        return try encode(Body(name: name.value, tags: shown), link: link)
+        // Names and tags never need JSON escaping ([a-z0-9._/-] and [A-Za-z0-9._-]): write the body directly.
+        var body = #"{"name":""# + name.value + #"","tags":["#
+        body.reserveCapacity(body.utf8.count + shown.reduce(0) { $0 + $1.utf8.count + 3 } + 2)
+        for (index, tag) in shown.enumerated() {
+            body += index == 0 ? "\"" : ",\""
+            body += tag
+            body += "\""
+        }
+        body += "]}"
+        var headers: HTTPFields = [:]
+        if let link { headers[.link] = link }
+        return .json(Array(body.utf8), headers: headers)
     }
 
     /// `GET /v2/_catalog[?n=&last=]`.
