@@ -1,7 +1,6 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import _NIOFileSystem
 import WharfCore
 
 /// A `BlobStore` in a local folder.
@@ -39,7 +38,7 @@ public struct FileSystemBlobStore: BlobStore {
 
     public func read(_ digest: Digest, range: Range<Int64>?,
                      into consume: (ByteBuffer) async throws -> Void) async throws {
-        try await Self.readFile(path(of: digest), range: range, into: consume)
+        try await readFile(path(of: digest), range: range, into: consume)
     }
 
     public func delete(_ digest: Digest) async throws {
@@ -58,7 +57,7 @@ public struct FileSystemBlobStore: BlobStore {
 
     public func readUpload(_ id: String, range: Range<Int64>,
                            into consume: (ByteBuffer) async throws -> Void) async throws {
-        try await Self.readFile(uploadPath(id), range: range, into: consume)
+        try await readFile(uploadPath(id), range: range, into: consume)
     }
 
     public func commitUpload(_ id: String, as digest: Digest) async throws {
@@ -98,19 +97,54 @@ public struct FileSystemBlobStore: BlobStore {
         unlink(probe)
     }
 
-    private static func readFile(_ path: String, range: Range<Int64>?,
-                                 into consume: (ByteBuffer) async throws -> Void) async throws {
-        try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
-            let chunks = if let range {
-                handle.readChunks(in: range, chunkLength: .mebibytes(1))
-            } else {
-                handle.readChunks(chunkLength: .mebibytes(1))
-            }
-            for try await chunk in chunks {
-                try await consume(chunk)
+    /// Streams `range` of a file in 1 MiB pieces, keeping the next read in flight on the thread
+    /// pool while the current piece is being sent, with sequential read-ahead advised to the kernel.
+    private func readFile(_ path: String, range: Range<Int64>?,
+                          into consume: (ByteBuffer) async throws -> Void) async throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXError.current("open blob") }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            throw POSIXError.current("stat blob")
+        }
+        let span = range ?? 0..<Int64(info.st_size)
+        _ = posix_fadvise(fd, off_t(span.lowerBound), off_t(span.count), POSIX_FADV_SEQUENTIAL)
+        let pool = threadPool
+        func readPiece(at offset: Int64) -> Task<ByteBuffer, any Error> {
+            let count = Int(min(Self.pieceSize, span.upperBound - offset))
+            return Task {
+                try await pool.runIfActive {
+                    var buffer = ByteBufferAllocator().buffer(capacity: count)
+                    try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { pointer in
+                        let n = pread(fd, pointer.baseAddress, count, off_t(offset))
+                        guard n >= 0 else { throw POSIXError.current("read blob") }
+                        return n
+                    }
+                    return buffer
+                }
             }
         }
+        var offset = span.lowerBound
+        var pending: Task<ByteBuffer, any Error>? = span.isEmpty ? nil : readPiece(at: offset)
+        do {
+            while let current = pending {
+                let piece = try await current.value
+                pending = nil
+                guard piece.readableBytes > 0 else { break }
+                offset += Int64(piece.readableBytes)
+                if offset < span.upperBound { pending = readPiece(at: offset) }
+                try await consume(piece)
+            }
+        } catch {
+            _ = try? await pending?.value
+            close(fd)
+            throw error
+        }
+        close(fd)
     }
+
+    private static let pieceSize: Int64 = 1 << 20
 
     private static func fsync(path: String, directory: Bool) throws {
         let fd = open(path, (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC)
