@@ -71,10 +71,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "CWharfMemory"),
         .executableTarget(
             name: "wharf",
             dependencies: [
-                "WharfServer",
+                "WharfServer", "CWharfMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

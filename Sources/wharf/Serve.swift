@@ -51,6 +51,7 @@ struct Serve: AsyncParsableCommand {
     var tokenLifetime: Double?
 
     func run() async throws {
+        MemoryTuning.apply()
         let configuration = try resolve(environment: ProcessInfo.processInfo.environment)
         let logger = WharfLogging.makeLogger(level: configuration.logLevel, format: configuration.logFormat)
         let app = try await buildApplication(configuration, logger: logger)

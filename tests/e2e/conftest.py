@@ -11,6 +11,7 @@ runs them anyway, to see how Distribution differs).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,8 +32,16 @@ def pytest_configure(config):
 def pytest_report_header(config):
     target = REGISTRY_KIND
     if REGISTRY_KIND == "wharf":
-        target += f" ({harness.wharf_binary()})"
+        target += f" ({harness.built_wharf_binary()})"
     return f"e2e registry under test: {target}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wharf_snapshot(tmp_path_factory):
+    """Run one copy of the wharf binary for the whole session (see snapshot_wharf_binary)."""
+    if REGISTRY_KIND != "wharf":
+        return None
+    return harness.snapshot_wharf_binary(tmp_path_factory.mktemp("bin"))
 
 
 def pytest_runtest_setup(item):
@@ -46,6 +55,7 @@ def pytest_runtest_setup(item):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    setattr(item, f"_e2e_{report.when}_failed", report.failed)
     if report.failed:
         for server in getattr(item, "_e2e_servers", []):
             report.sections.append(
@@ -85,6 +95,10 @@ def registry_factory(request, tmp_path):
     yield make
     for server in servers:
         server.cleanup()
+    # Keep a failed test's data for a look; drop a passed one's (the memory test's is 2 GiB).
+    if not getattr(request.node, "_e2e_call_failed", True):
+        for server in servers:
+            shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -95,7 +109,8 @@ def registry(registry_factory) -> RegistryServer:
 
 @pytest.fixture
 def client(registry) -> RegistryClient:
-    return RegistryClient(registry.url)
+    """HTTP client for ``registry``, authenticated as its administrator when it has auth."""
+    return registry.client()
 
 
 # --------------------------------------------------------------------------------------
@@ -123,7 +138,14 @@ def containerd():
 
 
 @pytest.fixture
-def ctools(tmp_path):
+def docker(dockerd, registry):
+    """The session's Docker engine, logged in to this test's registry."""
+    dockerd.login(registry)
+    return dockerd
+
+
+@pytest.fixture
+def ctools():
     """skopeo/podman/buildah with private storage (vfs) and an accept-anything policy."""
     base = Path(tempfile.mkdtemp(prefix="e2ecs-", dir="/tmp"))
     tools = ContainersTools(base)

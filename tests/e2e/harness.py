@@ -7,6 +7,7 @@ runs on loopback only, in temporary folders, and is stopped by the fixtures in c
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -80,6 +81,19 @@ def run(
     return proc
 
 
+def die_with_parent(sig: int = signal.SIGKILL):
+    """preexec_fn: have the kernel send `sig` to the child when pytest dies, so a killed test
+    run leaves no registry or daemon behind (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+    def preexec():
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+
+    return preexec
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
@@ -145,12 +159,48 @@ def unmount_below(base: Path):
 # The registry under test
 # --------------------------------------------------------------------------------------
 
-def wharf_binary() -> Path:
+# Wharf's first start prints: "... log in with: docker login -u admin -p PASSWORD HOST ..."
+ADMIN_LOGIN_RE = re.compile(r"docker login -u (\S+) -p (\S+)")
+
+
+_snapshot: Optional[Path] = None
+
+
+def built_wharf_binary() -> Path:
+    """$WHARF_BIN (relative to the repository root) or .build/debug/wharf."""
     env = os.environ.get("WHARF_BIN")
     path = Path(env) if env else REPO_ROOT / ".build" / "debug" / "wharf"
     if not path.is_absolute():
         path = REPO_ROOT / path
     return path
+
+
+def snapshot_wharf_binary(folder: Path) -> Path:
+    """Copy the built binary once per session, so a rebuild during the run (the linker
+    rewriting .build/debug/wharf: 'Text file busy', or a half-written file) cannot mix two
+    versions of the server in one run."""
+    global _snapshot
+    source = built_wharf_binary()
+    if not source.exists():
+        raise AssertionError(f"wharf binary not found at {source}; run `swift build` "
+                             f"(or set WHARF_BIN)")
+    target = Path(folder) / "wharf"
+    for _ in range(60):
+        before = source.stat()
+        shutil.copy2(source, target)
+        after = source.stat()
+        if (before.st_mtime_ns, before.st_size) == (after.st_mtime_ns, after.st_size) and \
+                subprocess.run([str(target), "--help"], capture_output=True,
+                               stdin=subprocess.DEVNULL, timeout=60).returncode == 0:
+            _snapshot = target
+            return target
+        time.sleep(2)  # being rebuilt right now
+    raise AssertionError(f"{source} kept changing or does not run `--help`")
+
+
+def wharf_binary() -> Path:
+    """The wharf binary the tests run (the session's snapshot once conftest has taken it)."""
+    return _snapshot or built_wharf_binary()
 
 
 class RegistryServer:
@@ -159,6 +209,10 @@ class RegistryServer:
     Attributes: ``url`` (http[s]://127.0.0.1:PORT), ``host`` (127.0.0.1:PORT, what clients
     put in image references), ``data_dir``, ``proc``, ``port``, ``kind``.
     ``blobs_dir`` / ``uploads_dir`` are where finished blobs and upload staging live on disk.
+    ``credentials`` is (user, password) of the administrator Wharf creates on first start:
+    the password is the one given (``admin_password=`` or WHARF_ADMIN_PASSWORD in ``env``),
+    else the random one Wharf prints once in its log, read from there as a person would.
+    None for Distribution, which runs without authentication.
     """
 
     READY_TIMEOUT = 60
@@ -173,6 +227,7 @@ class RegistryServer:
         tls: Optional[tuple] = None,
         env: Optional[Mapping[str, str]] = None,
         use_env_config: bool = False,
+        admin_password: Optional[str] = None,
     ):
         self.kind = kind
         self.workdir = Path(workdir)
@@ -184,6 +239,11 @@ class RegistryServer:
         self.env = dict(env or {})
         self.use_env_config = use_env_config
         self.port = free_port()
+        if admin_password:
+            self.env["WHARF_ADMIN_PASSWORD"] = admin_password
+        self.credentials = None
+        if kind == "wharf" and self.env.get("WHARF_ADMIN_PASSWORD"):
+            self.credentials = ("admin", self.env["WHARF_ADMIN_PASSWORD"])
         self.proc: Optional[subprocess.Popen] = None
         self.starts = 0
         self.log_path = self.workdir / "server.log"
@@ -213,6 +273,23 @@ class RegistryServer:
         if self.kind == "distribution":
             return self.data_dir / "docker" / "registry" / "v2" / "repositories"
         return self.data_dir / "uploads"
+
+    def auth_header(self) -> dict:
+        """{'Authorization': 'Basic ...'} for the administrator, or {} without auth."""
+        if not self.credentials:
+            return {}
+        token = base64.b64encode(":".join(self.credentials).encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    @property
+    def ca_cert(self):
+        return str(self.tls[0]) if self.tls else True
+
+    def client(self, authenticated: bool = True):
+        """A RegistryClient for this server (as the administrator unless authenticated=False)."""
+        from oci import RegistryClient
+        return RegistryClient(self.url, verify=self.ca_cert,
+                              auth=self.credentials if authenticated else None)
 
     @property
     def pid(self) -> int:
@@ -267,7 +344,8 @@ class RegistryServer:
 
     def start(self) -> "RegistryServer":
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        env = dict(os.environ)
+        # Hermetic: a developer's WHARF_* settings must not leak into the server under test.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WHARF_")}
         env.update(self.env)
         if self.use_env_config:
             env.update({"WHARF_HOST": "127.0.0.1", "WHARF_PORT": str(self.port),
@@ -279,7 +357,8 @@ class RegistryServer:
         log_offset = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
-            stderr=subprocess.STDOUT, env=env, cwd=self.workdir, start_new_session=True)
+            stderr=subprocess.STDOUT, env=env, cwd=self.workdir, start_new_session=True,
+            preexec_fn=die_with_parent())
         self._wait_ready(log_offset)
         return self
 
@@ -295,13 +374,15 @@ class RegistryServer:
                 with open(self.log_path, "rb") as f:
                     f.seek(log_offset)
                     text = f.read().decode(errors="replace")
-                if expected in text.splitlines() or any(
-                        line.strip() == expected for line in text.splitlines()):
+                if any(line.strip() == expected for line in text.splitlines()):
+                    if self.credentials is None:
+                        m = ADMIN_LOGIN_RE.search(text)
+                        if m:
+                            self.credentials = (m.group(1), m.group(2))
                     return
             else:
                 try:
-                    r = requests.get(self.url + "/v2/", timeout=1,
-                                     verify=str(self.tls[0]) if self.tls else True)
+                    r = requests.get(self.url + "/v2/", timeout=1, verify=self.ca_cert)
                     if r.status_code == 200:
                         return
                 except requests.RequestException:
@@ -403,7 +484,7 @@ class Dockerd:
              "--exec-root", str(self.base / "x"), "--pidfile", str(self.base / "pid"),
              "--host", f"unix://{self.socket}"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM))
         log.close()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -421,6 +502,13 @@ class Dockerd:
 
     def docker(self, *args, timeout: float = 300, check: bool = True):
         return run(["docker", *args], env=self.env, timeout=timeout, check=check)
+
+    def login(self, registry: "RegistryServer"):
+        """docker login to the registry as its administrator (no-op without authentication)."""
+        if registry.credentials:
+            user, password = registry.credentials
+            run(["docker", "login", "--username", user, "--password-stdin", registry.host],
+                env=self.env, input=password, timeout=60)
 
     def image_id(self, ref: str) -> str:
         return self.docker("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
@@ -482,7 +570,8 @@ class Containerd:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(["containerd", "--config", str(config)],
                                      stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=die_with_parent(signal.SIGTERM))
         log.close()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -497,6 +586,11 @@ class Containerd:
 
     def ctr(self, *args, timeout: float = 180, check: bool = True):
         return run(["ctr", "--address", str(self.socket), *args], timeout=timeout, check=check)
+
+    def pull(self, registry: "RegistryServer", ref: str, *args):
+        """ctr images pull over plain HTTP, with the registry's credentials if it has any."""
+        user = ["--user", ":".join(registry.credentials)] if registry.credentials else []
+        return self.ctr("images", "pull", "--plain-http", *user, *args, ref)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -525,16 +619,32 @@ class ContainersTools:
         self.policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}\n')
         self.storage_args = ["--root", str(self.base / "root"), "--runroot",
                              str(self.base / "run"), "--storage-driver", "vfs"]
+        # skopeo, podman and buildah all read credentials from REGISTRY_AUTH_FILE.
+        self.auth_file = self.base / "auth.json"
+        self.auth_file.write_text('{"auths": {}}')
+        self.env = {"REGISTRY_AUTH_FILE": str(self.auth_file), "BUILDAH_ISOLATION": "chroot"}
 
-    def skopeo(self, *args, timeout: float = 300, check: bool = True):
-        return run(["skopeo", "--policy", str(self.policy), *args], timeout=timeout, check=check)
+    def login(self, registry: "RegistryServer", tls_verify: bool = False, cert_dir=None):
+        """Store the registry's administrator credentials (no-op without authentication)."""
+        if registry.credentials:
+            user, password = registry.credentials
+            tls = [f"--tls-verify={'true' if tls_verify else 'false'}"]
+            if cert_dir:
+                tls += ["--cert-dir", str(cert_dir)]
+            self.skopeo("login", *tls, "--username", user, "--password-stdin", registry.host,
+                        input=password)
+
+    def skopeo(self, *args, timeout: float = 300, check: bool = True, input=None):
+        return run(["skopeo", "--policy", str(self.policy), *args], timeout=timeout, check=check,
+                   env=self.env, input=input)
 
     def podman(self, *args, timeout: float = 300, check: bool = True):
-        return run(["podman", *self.storage_args, *args], timeout=timeout, check=check)
+        return run(["podman", *self.storage_args, *args], timeout=timeout, check=check,
+                   env=self.env)
 
     def buildah(self, *args, timeout: float = 300, check: bool = True):
         return run(["buildah", *self.storage_args, *args], timeout=timeout, check=check,
-                   env={"BUILDAH_ISOLATION": "chroot"})
+                   env=self.env)
 
     def cleanup(self):
         subprocess.run(["buildah", *self.storage_args, "rm", "--all"], capture_output=True,

@@ -7,13 +7,17 @@ import hashlib
 import io
 import json
 import random
+import re
 import tarfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
-from urllib.parse import urljoin, quote
+from typing import Dict, List, Optional
+from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 import requests
+import requests.auth
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -199,13 +203,102 @@ def describe(resp: requests.Response, body_limit: int = 1500) -> str:
     return "\n".join(lines)
 
 
-class RegistryClient:
-    """Plain HTTP client for the distribution API (no auth)."""
+_PATH_RE = re.compile(r"^/v2/(?P<name>.+?)/(?:blobs/uploads/.*|blobs/[^/]+|manifests/[^/]+"
+                      r"|tags/list|referrers/[^/]+)$")
+_CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
 
-    def __init__(self, base_url: str, verify=True):
+
+class TokenAuth(requests.auth.AuthBase):
+    """The Docker token flow, as docker does it: read the challenge of GET /v2/, fetch a bearer
+    token for each repository scope from the realm with Basic credentials, cache it, send it.
+
+    Requests that need no scope (/v2/) or whose token cannot be had use Basic directly.
+    A 401 on a re-sendable request fetches a fresh token and retries once.
+    """
+
+    def __init__(self, base_url: str, credentials: tuple, verify):
+        self.base, self.credentials, self.verify = base_url, credentials, verify
+        self.lock = threading.Lock()
+        self.tokens: Dict[str, tuple] = {}
+        self.challenge: Optional[dict] = None
+
+    def _challenge(self) -> dict:
+        if self.challenge is None:
+            r = requests.get(self.base + "/v2/", timeout=30, verify=self.verify)
+            header = r.headers.get("WWW-Authenticate", "")
+            self.challenge = dict(_CHALLENGE_RE.findall(header)) \
+                if header.lower().startswith("bearer ") else {}
+        return self.challenge
+
+    @staticmethod
+    def scopes(url: str) -> List[str]:
+        parts = urlsplit(url)
+        if parts.path == "/v2/_catalog":
+            return ["registry:catalog:*"]
+        m = _PATH_RE.match(parts.path)
+        if not m:
+            return []
+        scopes = [f"repository:{m.group('name')}:pull,push,delete"]
+        source = parse_qs(parts.query).get("from")
+        if source:
+            scopes.append(f"repository:{source[0]}:pull")
+        return scopes
+
+    def token(self, scopes: List[str], fresh: bool = False) -> Optional[str]:
+        challenge = self._challenge()
+        if not scopes or "realm" not in challenge:
+            return None
+        key = " ".join(scopes)
+        with self.lock:
+            cached = self.tokens.get(key)
+            if cached and not fresh and time.monotonic() < cached[1]:
+                return cached[0]
+            params = [("service", challenge.get("service", ""))] + [("scope", s) for s in scopes]
+            r = requests.get(challenge["realm"], params=params, auth=self.credentials,
+                             timeout=30, verify=self.verify)
+            if r.status_code != 200:
+                return None
+            body = r.json()
+            token = body.get("token") or body.get("access_token")
+            lifetime = max(int(body.get("expires_in", 60)) - 30, 10)
+            self.tokens[key] = (token, time.monotonic() + lifetime)
+            return token
+
+    def _apply(self, prep, fresh=False):
+        token = self.token(self.scopes(prep.url), fresh=fresh)
+        if token:
+            prep.headers["Authorization"] = f"Bearer {token}"
+        else:
+            requests.auth.HTTPBasicAuth(*self.credentials)(prep)
+
+    def __call__(self, prep):
+        self._apply(prep)
+        prep.register_hook("response", self._retry_on_401)
+        return prep
+
+    def _retry_on_401(self, resp, **kwargs):
+        body = resp.request.body
+        if resp.status_code != 401 or not (body is None or isinstance(body, (bytes, str))) \
+                or getattr(resp.request, "_e2e_retried", False):
+            return resp
+        resp.content  # release the connection
+        prep = resp.request.copy()
+        prep._e2e_retried = True
+        self._apply(prep, fresh=True)
+        retried = resp.connection.send(prep, **kwargs)
+        retried.history.append(resp)
+        retried.request = prep
+        return retried
+
+
+class RegistryClient:
+    """Plain HTTP client for the distribution API; ``auth`` = (user, password) or None."""
+
+    def __init__(self, base_url: str, verify=True, auth=None):
         self.base = base_url.rstrip("/")
         self.s = requests.Session()
-        self.s.verify = verify
+        self.s.auth = TokenAuth(self.base, auth, verify) if auth else None
+        self.verify = verify
 
     def url(self, path: str) -> str:
         if path.startswith("http://") or path.startswith("https://"):
@@ -214,6 +307,7 @@ class RegistryClient:
 
     def request(self, method: str, path: str, **kw) -> requests.Response:
         kw.setdefault("timeout", 60)
+        kw.setdefault("verify", self.verify)  # per request: a session default loses to env vars
         kw.setdefault("allow_redirects", True)
         return self.s.request(method, self.url(path), **kw)
 

@@ -40,8 +40,12 @@ def seeded(registry, client):
     return StorageSnapshot(registry, client)
 
 
-def raw_request(host: str, request: bytes, body: bytes = b"", timeout: float = 10) -> bytes:
-    """Send bytes on a fresh connection, half-close it, return whatever comes back."""
+def raw_request(registry, head: str, body: bytes = b"", timeout: float = 10) -> bytes:
+    """Send a request head (its lines, without the blank line) and body bytes on a fresh
+    connection, half-close it, and return whatever comes back."""
+    host = registry.host
+    auth = "".join(f"{k}: {v}\r\n" for k, v in registry.auth_header().items())
+    request = (head.rstrip("\r\n") + "\r\n" + auth + "\r\n").encode()
     hostname, port = host.split(":")
     with socket.create_connection((hostname, int(port)), timeout=timeout) as s:
         s.sendall(request + body)
@@ -110,8 +114,8 @@ def test_truncated_put_body_stores_nothing(registry, client, seeded):
     loc = client.start_upload(SEED_REPO)
     path = with_query(loc, digest=digest).split(registry.host, 1)[1]
     head = (f"PUT {path} HTTP/1.1\r\nHost: {registry.host}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n\r\n")
-    response = raw_request(registry.host, head.encode(), data[:50_000])
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n")
+    response = raw_request(registry, head, data[:50_000])
     status = raw_status(response)
     assert status != 201, f"a truncated upload was accepted:\n{response[:800]!r}"
     assert client.head(f"/v2/{SEED_REPO}/blobs/{digest}").status_code == 404
@@ -123,8 +127,8 @@ def test_truncated_single_post_stores_nothing(registry, client, seeded):
     digest = sha256(data)
     head = (f"POST /v2/{SEED_REPO}/blobs/uploads/?digest={digest} HTTP/1.1\r\n"
             f"Host: {registry.host}\r\nContent-Type: application/octet-stream\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n")
-    response = raw_request(registry.host, head.encode(), data[:30_000])
+            f"Content-Length: {len(data)}\r\n")
+    response = raw_request(registry, head, data[:30_000])
     assert raw_status(response) != 201, f"a truncated upload was accepted:\n{response[:800]!r}"
     assert client.head(f"/v2/{SEED_REPO}/blobs/{digest}").status_code == 404
     seeded.assert_unchanged()
@@ -136,8 +140,8 @@ def test_truncated_patch_then_put_does_not_store_partial_blob(registry, client, 
     path = loc.split(registry.host, 1)[1]
     head = (f"PATCH {path} HTTP/1.1\r\nHost: {registry.host}\r\n"
             f"Content-Type: application/octet-stream\r\nContent-Range: 0-{len(data) - 1}\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n")
-    raw_request(registry.host, head.encode(), data[:40_000])
+            f"Content-Length: {len(data)}\r\n")
+    raw_request(registry, head, data[:40_000])
     # Whatever the session kept, closing it with the digest of the whole blob must fail.
     r = client.put(with_query(loc, digest=sha256(data)), data=b"")
     assert r.status_code in (400, 404, 416), describe(r)
@@ -237,11 +241,14 @@ def test_manifest_naming_missing_blobs_is_manifest_blob_unknown(client, seeded):
     seeded.assert_unchanged()
 
 
-def test_index_naming_missing_manifest_is_manifest_blob_unknown(client, seeded):
+@pytest.mark.wharf_only(reason="Distribution answers MANIFEST_BLOB_UNKNOWN; Wharf's issue #3 asks for MANIFEST_UNKNOWN")
+def test_index_naming_missing_manifest_is_manifest_unknown(client, seeded):
     child = make_image(seed="child")  # never pushed
     index = make_index([(child, {"architecture": "amd64", "os": "linux"})])
     r = client.put_manifest(SEED_REPO, "idx", index, OCI_INDEX, expect=None)
-    assert_oci_error(r, 400, "MANIFEST_BLOB_UNKNOWN")
+    # A client error on PUT: status 400, code MANIFEST_UNKNOWN naming the missing child.
+    assert_oci_error(r, 400, "MANIFEST_UNKNOWN")
+    assert oci_errors(r)[0]["detail"]["digest"] == child.digest
     seeded.assert_unchanged()
 
 
@@ -309,7 +316,7 @@ INVALID_NAMES = ["../x", "e2e/../x", "Foo/bar", "e2e/UPPER", "a" * 300, "e2e//do
 def raw_http(registry, method: str, path: str, body: bytes = b"", headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", registry.port, timeout=30)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body, headers={**registry.auth_header(), **(headers or {})})
         resp = conn.getresponse()
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:

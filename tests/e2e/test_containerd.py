@@ -2,7 +2,7 @@
 
 import platform
 
-from oci import OCI_INDEX, RegistryClient, make_image, make_index
+from oci import OCI_INDEX, make_image, make_index
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
 
@@ -16,10 +16,10 @@ def image_list(containerd) -> dict:
 
 def test_ctr_pulls_pushed_image(containerd, registry):
     image = make_image(n_layers=2, layer_size=100_000, seed="ctr", arch=ARCH)
-    RegistryClient(registry.url).push_image("e2e/ctr", "v1", image)
+    registry.client().push_image("e2e/ctr", "v1", image)
     ref = f"{registry.host}/e2e/ctr:v1"
 
-    out = containerd.ctr("images", "pull", "--plain-http", ref).stdout
+    out = containerd.pull(registry, ref).stdout
     assert f"unpacking linux/{ARCH} {image.digest}" in out, out
     assert image_list(containerd)[ref] == image.digest
     # The content store holds every layer, each verified by containerd against its digest.
@@ -32,7 +32,7 @@ def test_ctr_pulls_pushed_image(containerd, registry):
 def test_ctr_pulls_multi_platform_index_by_digest(containerd, registry):
     amd = make_image(seed="ctr-amd", arch="amd64")
     arm = make_image(seed="ctr-arm", arch="arm64")
-    client = RegistryClient(registry.url)
+    client = registry.client()
     for child in (amd, arm):
         client.push_image("e2e/ctrmulti", child.digest, child)
     index = make_index([(amd, {"architecture": "amd64", "os": "linux"}),
@@ -41,7 +41,7 @@ def test_ctr_pulls_multi_platform_index_by_digest(containerd, registry):
     digest = put.headers["Docker-Content-Digest"]
     ref = f"{registry.host}/e2e/ctrmulti@{digest}"
 
-    containerd.ctr("images", "pull", "--plain-http", "--all-platforms", ref)
+    containerd.pull(registry, ref, "--all-platforms")
     assert image_list(containerd)[ref] == digest
     content = containerd.ctr("content", "ls", "--quiet").stdout.split()
     for child in (amd, arm):

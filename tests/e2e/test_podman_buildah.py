@@ -3,7 +3,7 @@
 import json
 import platform
 
-from oci import DOCKER_LIST, OCI_INDEX, RegistryClient, describe, random_bytes
+from oci import DOCKER_LIST, OCI_INDEX, describe, random_bytes
 
 
 def build_scratch_image(ctools, tmp_path, name: str, arch: str, seed: str) -> str:
@@ -19,6 +19,7 @@ def build_scratch_image(ctools, tmp_path, name: str, arch: str, seed: str) -> st
 
 
 def test_podman_push_then_pull(ctools, registry, tmp_path):
+    ctools.login(registry)
     image_id = build_scratch_image(ctools, tmp_path, "localhost/e2e-podman:v1", "amd64", "podman")
     ref = f"{registry.host}/e2e/podman:v1"
     ctools.podman("push", "--tls-verify=false", "localhost/e2e-podman:v1", f"docker://{ref}")
@@ -28,12 +29,13 @@ def test_podman_push_then_pull(ctools, registry, tmp_path):
     ctools.podman("pull", "--tls-verify=false", ref)
     pulled = json.loads(ctools.podman("image", "inspect", ref).stdout)[0]
     assert pulled["Id"] == image_id, "pulled image differs from the pushed one"
-    r = RegistryClient(registry.url).get_manifest("e2e/podman", "v1")
+    r = registry.client().get_manifest("e2e/podman", "v1")
     assert r.status_code == 200, describe(r)
     assert pulled["Digest"] == r.headers["Docker-Content-Digest"]
 
 
 def test_buildah_manifest_push_all(ctools, registry, tmp_path):
+    ctools.login(registry)
     build_scratch_image(ctools, tmp_path, "localhost/e2e-amd64", "amd64", "amd")
     build_scratch_image(ctools, tmp_path, "localhost/e2e-arm64", "arm64", "arm")
     ctools.buildah("manifest", "create", "e2e-list")
@@ -43,7 +45,7 @@ def test_buildah_manifest_push_all(ctools, registry, tmp_path):
     ctools.buildah("manifest", "push", "--all", "--tls-verify=false", "e2e-list",
                    f"docker://{ref}")
 
-    client = RegistryClient(registry.url)
+    client = registry.client()
     r = client.get_manifest("e2e/list", "v1")
     assert r.status_code == 200, describe(r)
     assert r.headers.get("Content-Type") in (OCI_INDEX, DOCKER_LIST), describe(r)

@@ -2,11 +2,12 @@
 
 import json
 import re
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from harness import REGISTRY_KIND
+from harness import REGISTRY_KIND, files_under
 from oci import (ALL_MANIFESTS, OCI_INDEX, OCI_MANIFEST, assert_oci_error, describe, make_image,
                  make_index, random_bytes, sha256, sha512, with_query)
 
@@ -328,3 +329,59 @@ def test_manifest_json_roundtrip_is_byte_exact(client):
     put = client.put_manifest(name, "odd", odd, OCI_MANIFEST)
     assert put.headers.get("Docker-Content-Digest") == sha256(odd), describe(put)
     assert client.get_manifest(name, "odd").content == odd
+
+
+@pytest.mark.wharf_only(reason="Distribution 2.8's 416 declares the blob's Content-Length")
+def test_blob_range_past_the_end_is_416(client):
+    name, data = "e2e/range416", random_bytes(1_000, "range416")
+    client.upload_blob(name, data)
+    r = client.get(f"/v2/{name}/blobs/{sha256(data)}", headers={"Range": "bytes=5000-"})
+    assert r.status_code == 416, describe(r)
+
+
+def test_concurrent_uploads_of_one_blob_store_it_once(registry, client):
+    data = random_bytes(2_000_000, "dedupe")
+    digest = sha256(data)
+    results = {}
+
+    def upload(name):
+        try:
+            results[name] = registry.client().upload_blob(name, data).status_code
+        except AssertionError as exc:
+            results[name] = str(exc)
+
+    threads = [threading.Thread(target=upload, args=(f"e2e/dedupe{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == {f"e2e/dedupe{i}": 201 for i in range(3)}, results
+    for i in range(3):
+        assert client.get(f"/v2/e2e/dedupe{i}/blobs/{digest}").content == data
+    hexdigest = digest.split(":", 1)[1]
+    copies = [p for p, size in files_under(registry.blobs_dir).items()
+              if hexdigest in p and size == len(data)]
+    assert len(copies) == 1, f"blob stored {len(copies)} times: {copies}"
+
+
+def test_manifest_up_to_4_mib_is_accepted(client):
+    name = "e2e/bigmanifest"
+    image = make_image(seed="bigmanifest")
+    client.push_blobs(name, image.blobs)
+    body = dict(image.json, annotations={"e2e.padding": "x" * (4 * 1024 * 1024 - 2_000)})
+    data = json.dumps(body).encode()
+    assert len(data) <= 4 * 1024 * 1024
+    put = client.put_manifest(name, "big", data, OCI_MANIFEST)
+    assert put.headers.get("Docker-Content-Digest") == sha256(data), describe(put)
+    assert client.get_manifest(name, "big").content == data
+
+
+@pytest.mark.wharf_only(reason="Distribution 2.8 answers 400 MANIFEST_INVALID")
+def test_manifest_over_the_size_limit_is_413(client):
+    name = "e2e/hugemanifest"
+    image = make_image(seed="hugemanifest")
+    client.push_blobs(name, image.blobs)
+    body = dict(image.json, annotations={"e2e.padding": "x" * (5 * 1024 * 1024)})
+    r = client.put_manifest(name, "huge", json.dumps(body).encode(), OCI_MANIFEST, expect=None)
+    assert r.status_code == 413, describe(r)
+    assert client.get_manifest(name, "huge").status_code == 404

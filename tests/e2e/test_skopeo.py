@@ -2,7 +2,7 @@
 
 import json
 
-from oci import (OCI_INDEX, OCI_MANIFEST, RegistryClient, assert_oci_error, describe, make_image,
+from oci import (OCI_INDEX, OCI_MANIFEST, assert_oci_error, describe, make_image,
                  make_index, sha256, write_oci_layout)
 
 TLS_OFF = ["--src-tls-verify=false", "--dest-tls-verify=false"]
@@ -15,6 +15,7 @@ def inspect(ctools, ref: str, raw: bool = False):
 
 
 def test_copy_inspect_and_delete(ctools, registry, tmp_path):
+    ctools.login(registry)
     image = make_image(n_layers=2, layer_size=200_000, seed="skopeo")
     layout = tmp_path / "layout"
     write_oci_layout(layout, {"v1": (OCI_MANIFEST, image.manifest)}, image.blobs)
@@ -29,7 +30,7 @@ def test_copy_inspect_and_delete(ctools, registry, tmp_path):
     assert inspect(ctools, ref, raw=True).encode() == image.manifest
 
     ctools.skopeo("delete", "--tls-verify=false", f"docker://{ref}")
-    client = RegistryClient(registry.url)
+    client = registry.client()
     assert_oci_error(client.get_manifest("e2e/skopeo", image.digest), 404, "MANIFEST_UNKNOWN")
     assert_oci_error(client.get_manifest("e2e/skopeo", "v1"), 404, "MANIFEST_UNKNOWN")
     r = ctools.skopeo("inspect", "--tls-verify=false", f"docker://{ref}", check=False)
@@ -37,6 +38,7 @@ def test_copy_inspect_and_delete(ctools, registry, tmp_path):
 
 
 def test_copy_all_multi_arch_index_round_trip(ctools, registry, tmp_path):
+    ctools.login(registry)
     amd = make_image(n_layers=1, layer_size=50_000, seed="multi-amd", arch="amd64")
     arm = make_image(n_layers=2, layer_size=50_000, seed="multi-arm", arch="arm64")
     index = make_index([(amd, {"architecture": "amd64", "os": "linux"}),
@@ -49,7 +51,7 @@ def test_copy_all_multi_arch_index_round_trip(ctools, registry, tmp_path):
     ctools.skopeo("copy", *TLS_OFF, "--all", "--preserve-digests", f"oci:{src}:multi",
                   f"docker://{ref}")
 
-    client = RegistryClient(registry.url)
+    client = registry.client()
     r = client.get_manifest("e2e/multi", "v1")
     assert r.status_code == 200, describe(r)
     assert r.headers.get("Content-Type") == OCI_INDEX, describe(r)
@@ -72,6 +74,7 @@ def test_copy_all_multi_arch_index_round_trip(ctools, registry, tmp_path):
 
 
 def test_copy_between_repositories_keeps_digest(ctools, registry, tmp_path):
+    ctools.login(registry)
     image = make_image(n_layers=3, layer_size=30_000, seed="between")
     layout = tmp_path / "layout"
     write_oci_layout(layout, {"v1": (OCI_MANIFEST, image.manifest)}, image.blobs)
