@@ -51,7 +51,7 @@ public struct Authenticator: Sendable {
         if secret.hasPrefix(SecretToken.personalPrefix) {
             guard let token = try await accounts.token(hash: SecretToken.hash(secret), at: Date()),
                   token.kind == .personal, token.account == account.name else { return nil }
-            try await accounts.touchToken(token.id, at: Date())
+            try await touch(token)
             return Principal(name: account.name, isAdmin: account.isAdmin, ceiling: token.scope.ceiling)
         }
         guard let hash = account.passwordHash, try await hasher.verify(secret, hash: hash) else { return nil }
@@ -69,8 +69,15 @@ public struct Authenticator: Sendable {
               token.kind == .personal || (allowRefresh && token.kind == .refresh),
               let account = try await accounts.account(token.account), !account.disabled
         else { return nil }
-        try await accounts.touchToken(token.id, at: Date())
+        try await touch(token)
         return Principal(name: account.name, isAdmin: account.isAdmin, ceiling: token.scope.ceiling)
+    }
+
+    /// Records that a token was used, at most once a minute (a write on every request would be costly).
+    private func touch(_ token: AccessToken) async throws {
+        let now = Date()
+        if let last = token.lastUsedAt, now.timeIntervalSince(last) < 60 { return }
+        try await accounts.touchToken(token.id, at: now)
     }
 
     /// The principal for an account named in a token's subject, if it is still enabled.

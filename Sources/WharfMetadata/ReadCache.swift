@@ -14,12 +14,16 @@ public final class ReadCache: Sendable {
         case facts(AccessFacts)
         case manifest(StoredManifest?)
         case tags([String])
+        case account(Account?)
+        case flag(Bool)
 
         var cost: Int {
             switch self {
             case .facts: 64
             case .manifest(let m): 64 + (m?.content.count ?? 0)
             case .tags(let tags): 64 + tags.reduce(0) { $0 + $1.utf8.count + 16 }
+            case .account: 256
+            case .flag: 32
             }
         }
     }

@@ -29,7 +29,11 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func account(_ name: String) async throws -> Account? {
-        try await db.raw("SELECT * FROM accounts WHERE name = \(bind: name)").first().map(Self.decodeAccount)
+        let read = { try await db.raw("SELECT * FROM accounts WHERE name = \(bind: name)").first().map(Self.decodeAccount) }
+        guard case .account(let account) = try await access.cache.cached("account|\(name)", read: { .account(try await read()) }) else {
+            return try await read()
+        }
+        return account
     }
 
     public func accounts() async throws -> [Account] {

@@ -22,7 +22,11 @@ public struct SQLMetadataStore: MetadataStore {
     // MARK: Repositories
 
     public func repositoryExists(_ name: RepositoryName) async throws -> Bool {
-        try await db.raw("SELECT 1 AS ok FROM repositories WHERE name = \(bind: name.value)").first() != nil
+        let read = { try await db.raw("SELECT 1 AS ok FROM repositories WHERE name = \(bind: name.value)").first() != nil }
+        guard case .flag(let exists) = try await access.cache.cached("exists|\(name.value)", read: { .flag(try await read()) }) else {
+            return try await read()
+        }
+        return exists
     }
 
     public func repositories(after last: String?, limit: Int) async throws -> [RepositoryName] {
