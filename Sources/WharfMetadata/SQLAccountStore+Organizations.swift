@@ -65,9 +65,7 @@ extension SQLAccountStore {
 
     public func addTeamMember(_ account: String, to team: TeamName, in organization: String) async throws {
         try await access.transaction { db in
-            guard try await db.raw("""
-                SELECT 1 AS ok FROM teams WHERE organization = \(bind: organization) AND name = \(bind: team.value)
-                """).first() != nil else { throw AccountStoreError.notFound }
+            try await Self.requireTeam(team, in: organization, db: db)
             try await db.raw("""
                 INSERT INTO team_members (organization, team, account) VALUES (\(bind: organization), \(bind: team.value), \(bind: account))
                 ON CONFLICT (organization, team, account) DO NOTHING
@@ -88,9 +86,7 @@ extension SQLAccountStore {
 
     public func setTeamPermission(_ permission: Permission, on repository: String, for team: TeamName, in organization: String) async throws {
         try await access.transaction { db in
-            guard try await db.raw("""
-                SELECT 1 AS ok FROM teams WHERE organization = \(bind: organization) AND name = \(bind: team.value)
-                """).first() != nil else { throw AccountStoreError.notFound }
+            try await Self.requireTeam(team, in: organization, db: db)
             try await db.raw("""
                 INSERT INTO team_repositories (organization, team, repository, permission)
                 VALUES (\(bind: organization), \(bind: team.value), \(bind: repository), \(bind: permission.rawValue))
@@ -108,5 +104,12 @@ extension SQLAccountStore {
                 DELETE FROM team_repositories WHERE organization = \(bind: organization) AND team = \(bind: team.value) AND repository = \(bind: repository)
                 """
         )
+    }
+
+    /// Throws `AccountStoreError.notFound` unless the team exists.
+    private static func requireTeam(_ team: TeamName, in organization: String, db: any SQLDatabase) async throws {
+        guard try await db.raw("""
+            SELECT 1 AS ok FROM teams WHERE organization = \(bind: organization) AND name = \(bind: team.value)
+            """).first() != nil else { throw AccountStoreError.notFound }
     }
 }
