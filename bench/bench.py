@@ -694,6 +694,10 @@ def render(res: Results) -> str:
     if fc:
         out.append("| CPU used by other processes during each step (cores) | "
                    + ", ".join(f"{k}: {v:.2f}" for k, v in fc.items()) + " |")
+    if d.get("merged_from"):
+        out.append(f"| Partly re-run | scenarios {', '.join(d['rerun'])} ran again on {d['date']} (same binary, "
+                   f"fresh registries) because other processes had disturbed them; the rest is from the run of "
+                   f"{d['merged_from']} |")
     out.append(f"| Total run time | {d.get('total_seconds', 0) / 60:.1f} min |")
     out.append("")
 
@@ -1624,6 +1628,28 @@ def profile(workdir: Path, wharf_bin: Path):
         path.unlink(missing_ok=True)
 
 
+def merged_base(old: dict, rerun: set) -> dict:
+    """BENCH_MERGE=results.json with BENCH_ONLY=5,6: the earlier run's results, less what the
+    scenarios run again will measure anew (their figures, notes and load). Used to redo
+    scenarios that something else on the machine disturbed, without redoing the whole run."""
+    data = json.loads(json.dumps(old))
+    data["merged_from"] = data.get("date")
+    keys = {"1": "push", "2": "pull", "3": "manifest", "4": "tags", "5": "catalog", "6": "docker", "8": "startup"}
+    for n in rerun:
+        if n in keys:
+            data["scenarios"].pop(keys[n], None)
+        for k in ("loadavg", "foreign_cores"):
+            data["scenarios"].get(k, {}).pop(n, None)
+    if "7" in rerun:
+        for reg in data["scenarios"].get("memory", {}).values():
+            for k in [k for k in reg if k.startswith("big_")]:
+                reg.pop(k)
+    data["notes"] = [t for t in data.get("notes", [])
+                     if not any(re.search(rf"scenario {n}\b", t) for n in rerun)]
+    data["rerun"] = sorted(rerun)
+    return data
+
+
 def main():
     wharf_bin = Path(os.environ.get("WHARF_BIN") or REPO_ROOT / ".build" / "release" / "wharf")
     if not wharf_bin.exists():
@@ -1638,6 +1664,11 @@ def main():
         profile(workdir, wharf_bin)
         return
     bench = Bench(workdir, wharf_bin)
+    merge = os.environ.get("BENCH_MERGE")
+    if merge:
+        if not ONLY:
+            sys.exit("BENCH_MERGE needs BENCH_ONLY: the scenarios to run again")
+        bench.res.data = merged_base(json.loads(Path(merge).read_text()), ONLY)
     try:
         bench.run()
     finally:
