@@ -681,7 +681,10 @@ def render(res: Results) -> str:
     m = d["machine"]
     out.append("## Run\n")
     out.append("| | |\n|---|---|")
-    out.append(f"| Date | {d['date']} |")
+    if d.get("merged_from"):
+        out.append(f"| Date | {d['merged_from']} (scenarios {', '.join(d['rerun'])}: {d['date']}) |")
+    else:
+        out.append(f"| Date | {d['date']} |")
     out.append(f"| Machine | {m['cores']} cores, {m['cpu']}, {m['memory_gib']:.0f} GiB RAM, {m['os']}, kernel {m['kernel']} |")
     out.append(f"| Disk (data folders) | {m['disk']} |")
     out.append(f"| Wharf | commit {d['wharf_commit']}, release build ({d['wharf_binary']}) |")
@@ -698,7 +701,8 @@ def render(res: Results) -> str:
         out.append(f"| Partly re-run | scenarios {', '.join(d['rerun'])} ran again on {d['date']} (same binary, "
                    f"fresh registries) because other processes had disturbed them; the rest is from the run of "
                    f"{d['merged_from']} |")
-    out.append(f"| Total run time | {d.get('total_seconds', 0) / 60:.1f} min |")
+    out.append(f"| Total run time | {d.get('total_seconds', 0) / 60:.1f} min"
+               f"{' (the re-run alone)' if d.get('merged_from') else ''} |")
     out.append("")
 
     lim = d.get("limits", {})
@@ -1538,7 +1542,10 @@ class Bench:
         try:
             wait_for_quiet("the machine limits")
             cpu0, t0 = foreign_cpu_seconds(), time.monotonic()
-            self.machine_limits()
+            if self.res.data.get("merged_from") and not ({"1", "2"} & set(self.res.data.get("rerun", []))):
+                log("machine limits: kept from the earlier run (scenarios 1 and 2 do not run again)")
+            else:
+                self.machine_limits()
             cores = (foreign_cpu_seconds() - cpu0) / max(time.monotonic() - t0, 0.001)
             self.res.scenario("foreign_cores")["limits"] = cores
             if cores >= QUIET_CORES:
@@ -1651,6 +1658,13 @@ def merged_base(old: dict, rerun: set) -> dict:
 
 
 def main():
+    if os.environ.get("BENCH_RENDER"):
+        # Only write the report again from a results.json (e.g. after changing the template).
+        res = Results()
+        res.data = json.loads(Path(os.environ["BENCH_RENDER"]).read_text())
+        OUTPUT.write_text(render(res))
+        log(f"wrote {OUTPUT} from {os.environ['BENCH_RENDER']}")
+        return
     wharf_bin = Path(os.environ.get("WHARF_BIN") or REPO_ROOT / ".build" / "release" / "wharf")
     if not wharf_bin.exists():
         sys.exit(f"no Wharf binary at {wharf_bin}")
