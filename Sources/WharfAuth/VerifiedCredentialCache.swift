@@ -12,6 +12,8 @@ public final class VerifiedCredentialCache: Sendable {
         let username: String
         let principal: Principal
         let expires: Date
+        /// One caller has been sent to re-verify this entry before it expires.
+        var refreshing = false
     }
 
     public let lifetime: TimeInterval
@@ -38,6 +40,12 @@ public final class VerifiedCredentialCache: Sendable {
             guard let entry = entries[key] else { return nil }
             guard entry.expires > now else {
                 entries[key] = nil
+                return nil
+            }
+            // In the second half of its life, send exactly one caller to verify again, so the entry
+            // is renewed before it expires instead of every concurrent request running bcrypt at once.
+            if !entry.refreshing, entry.expires.timeIntervalSince(now) < lifetime / 2 {
+                entries[key]?.refreshing = true
                 return nil
             }
             return entry.principal

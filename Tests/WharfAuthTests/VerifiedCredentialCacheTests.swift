@@ -34,3 +34,19 @@ struct VerifiedCredentialCacheTests {
         #expect(cache.principal(username: "u0", secret: "s") == nil)
     }
 }
+
+@Suite("Verified credential cache renewal")
+struct VerifiedCredentialCacheRenewalTests {
+    @Test("in the second half of an entry's life exactly one caller is sent to verify again")
+    func renewsAhead() {
+        let cache = VerifiedCredentialCache(lifetime: 10)
+        let start = Date()
+        let alice = Principal(name: "alice", isAdmin: false)
+        cache.remember(alice, username: "alice", secret: "pw", now: start)
+        let later = start.addingTimeInterval(6)
+        #expect(cache.principal(username: "alice", secret: "pw", now: later) == nil)
+        #expect(cache.principal(username: "alice", secret: "pw", now: later) == alice)
+        cache.remember(alice, username: "alice", secret: "pw", now: later)
+        #expect(cache.principal(username: "alice", secret: "pw", now: later.addingTimeInterval(1)) == alice)
+    }
+}

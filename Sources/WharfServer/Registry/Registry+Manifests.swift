@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WharfCore
 import WharfMetadata
 
@@ -98,8 +99,20 @@ struct AcceptedMediaTypes: Sendable {
     private let types: Set<String>
 
     init(headerValues: [String]) {
+        let key = headerValues.joined(separator: ",")
+        if let cached = Self.parsed.withLock({ $0[key] }) {
+            types = cached
+            return
+        }
         types = Set(headerValues.flatMap { $0.split(separator: ",") }.map { MediaType.essence($0) }.filter { !$0.isEmpty })
+        Self.parsed.withLock { parsed in
+            if parsed.count >= 256 { parsed.removeAll(keepingCapacity: true) }
+            parsed[key] = types
+        }
     }
+
+    /// Clients send the same few Accept headers over and over: parse each once.
+    private static let parsed = Mutex<[String: Set<String>]>([:])
 
     /// Whether `mediaType` may be served. A client that names no manifest type at all
     /// (no Accept, `*/*`, `application/json`) gets what is stored.
