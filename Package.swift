@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "WharfStorage",
             dependencies: [
-                "WharfCore",
+                "WharfCore", "CWharfFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -72,6 +72,7 @@ let package = Package(
             ]
         ),
         .target(name: "CWharfMemory"),
+        .target(name: "CWharfFiles"),
         .executableTarget(
             name: "wharf",
             dependencies: [

@@ -5,13 +5,23 @@ public protocol SQLDatabaseAccess: Sendable {
     /// A database for single-statement reads.
     var reader: any SQLDatabase { get }
     /// Runs `body` in one write transaction, committed when it returns, rolled back when it throws.
-    func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    func transaction<R: Sendable>(_ durability: Durability,
+                                  _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// Hot reads kept in memory; every committed transaction invalidates it.
     var cache: ReadCache { get }
     /// The SQL flavour, for the few statements that differ.
     var flavor: SQLFlavor { get }
     /// Closes every connection.
     func shutdown() async throws
+}
+
+/// When a committed write transaction reaches stable storage.
+public enum Durability: Sendable {
+    /// On disk before the commit returns (SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit=on`).
+    case durable
+    /// Visible and consistent at once, on disk with the next durable commit or checkpoint: a crash may
+    /// lose it but never half of it. For progress that a client can redo, such as upload offsets.
+    case relaxed
 }
 
 /// The SQL dialects Wharf supports.
@@ -28,6 +38,11 @@ public enum SQLFlavor: Sendable {
 }
 
 extension SQLDatabaseAccess {
+    /// Runs `body` in one durable write transaction.
+    func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await transaction(.durable, body)
+    }
+
     /// In one transaction: runs `change` if `check` finds a row; reports whether it did.
     func writeIfExists(check: SQLQueryString, change: SQLQueryString) async throws -> Bool {
         try await transaction { db in

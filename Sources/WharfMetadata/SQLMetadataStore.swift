@@ -224,7 +224,8 @@ public struct SQLMetadataStore: MetadataStore {
     // MARK: Uploads
 
     public func createUpload(_ upload: UploadSession) async throws {
-        try await access.transaction { db in
+        // A session lost to a crash is simply restarted by the client: no fsync for it, nor for its progress.
+        try await access.transaction(.relaxed) { db in
             try await db.raw("""
                 INSERT INTO uploads (id, repository, size, created_at, updated_at)
                 VALUES (\(bind: upload.id), \(bind: upload.repository.value), \(bind: upload.size),
@@ -252,7 +253,7 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func updateUpload(_ id: String, size: Int64, at time: Date) async throws {
-        try await access.transaction { db in
+        try await access.transaction(.relaxed) { db in
             try await db.raw("""
                 UPDATE uploads SET size = \(bind: size), updated_at = \(bind: time.timeIntervalSince1970) WHERE id = \(bind: id)
                 """).run()

@@ -45,19 +45,35 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
         return readers[index % readers.count].sql(queryLogLevel: .trace)
     }
 
-    public func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    public func transaction<R: Sendable>(_ durability: Durability,
+                                         _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let db = writer.sql(queryLogLevel: .trace)
         return try await writeLock.withLock {
-            try await db.raw("BEGIN IMMEDIATE").run()
+            // In WAL mode NORMAL skips the fsync at commit; the next FULL commit syncs the WAL, these frames included.
+            if durability == .relaxed { try await db.raw("PRAGMA synchronous=NORMAL").run() }
+            let result: R
             do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                cache.bump()
-                return result
+                result = try await Self.commit(body, on: db)
             } catch {
-                try? await db.raw("ROLLBACK").run()
+                if durability == .relaxed { try? await db.raw("PRAGMA synchronous=FULL").run() }
                 throw error
             }
+            if durability == .relaxed { try await db.raw("PRAGMA synchronous=FULL").run() }
+            cache.bump()
+            return result
+        }
+    }
+
+    private static func commit<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R,
+                                            on db: any SQLDatabase) async throws -> R {
+        try await db.raw("BEGIN IMMEDIATE").run()
+        do {
+            let result = try await body(db)
+            try await db.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
         }
     }
 

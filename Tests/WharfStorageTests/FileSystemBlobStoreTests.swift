@@ -33,6 +33,24 @@ struct FileSystemBlobStoreTests {
         #expect(FileManager.default.fileExists(atPath: "\(root)/blobs/sha256/\(digest.encoded.prefix(2))/\(digest.encoded)"))
     }
 
+    @Test("an upload spanning several early-writeback steps is stored byte for byte")
+    func writebackSteps() async throws {
+        let store = try FileSystemBlobStore(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let piece = 3 << 20  // not a divisor of the step, so writeback ranges straddle writes
+        let content = (0..<(piece * 7)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        try await store.createUpload("big")
+        let writer = try await store.appendToUpload("big", at: 0)
+        for start in stride(from: 0, to: content.count, by: piece) {
+            try await writer.write(ByteBuffer(bytes: content[start..<start + piece]))
+        }
+        #expect(try await writer.close() == Int64(content.count))
+        #expect(Int64(content.count) > 2 * FileUploadWriter.writebackStep)
+        let digest = Digest.of(content)
+        try await store.commitUpload("big", as: digest)
+        #expect(try await readAll(store, digest) == content)
+    }
+
     @Test("appending at an earlier offset discards bytes past it")
     func truncatesToOffset() async throws {
         let store = try FileSystemBlobStore(root: root)
