@@ -43,8 +43,8 @@ public protocol MetadataStore: Sendable {
     func deleteManifest(_ digest: Digest, in repository: RepositoryName) async throws -> Bool
     /// Deletes only the tag; false when unknown.
     func deleteTag(_ tag: Tag, in repository: RepositoryName) async throws -> Bool
-    /// Tag names in lexical order, strictly after `last`, at most `limit`.
-    func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String]
+    /// Every tag of the repository, in byte order.
+    func tagList(in repository: RepositoryName) async throws -> TagList
     /// Manifests of the repository whose subject is `digest`, optionally of one artifact type.
     func referrers(of digest: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [StoredManifest]
 
@@ -112,5 +112,12 @@ public struct UploadSession: Sendable, Equatable {
         self.size = size
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+    }
+}
+
+extension MetadataStore {
+    /// Tag names in byte order, strictly after `last`, at most `limit`.
+    public func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
+        Array(try await tagList(in: repository).page(after: last, limit: limit))
     }
 }

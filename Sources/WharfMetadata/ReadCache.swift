@@ -13,7 +13,7 @@ public final class ReadCache: Sendable {
     enum Value: Sendable {
         case facts(AccessFacts)
         case manifest(StoredManifest?)
-        case tags([String])
+        case tags(TagList)
         case account(Account?)
         case flag(Bool)
 
@@ -21,7 +21,7 @@ public final class ReadCache: Sendable {
             switch self {
             case .facts: 64
             case .manifest(let m): 64 + (m?.content.count ?? 0)
-            case .tags(let tags): 64 + tags.reduce(0) { $0 + $1.utf8.count + 16 }
+            case .tags(let list): list.cost
             case .account: 256
             case .flag: 32
             }

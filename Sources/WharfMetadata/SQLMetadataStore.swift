@@ -194,22 +194,14 @@ public struct SQLMetadataStore: MetadataStore {
         )
     }
 
-    public func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
+    public func tagList(in repository: RepositoryName) async throws -> TagList {
         let value = try await access.cache.cached("tags|\(repository.value)") {
-            .tags(try await db.raw("SELECT name FROM tags WHERE repository = \(bind: repository.value) ORDER BY name")
-                .all().map { try $0.decode(column: "name", as: String.self) })
+            .tags(TagList(repository: repository, names: try await db.raw(
+                "SELECT name FROM tags WHERE repository = \(bind: repository.value) ORDER BY name"
+            ).all().map { try $0.decode(column: "name", as: String.self) }))
         }
-        guard case .tags(let all) = value else { return [] }
-        // The list is in byte order; find the first tag after `last` by binary search.
-        var low = 0, high = all.count
-        if let last {
-            let key = Array(last.utf8)
-            while low < high {
-                let mid = (low + high) / 2
-                if Array(all[mid].utf8).lexicographicallyPrecedes(key) || Array(all[mid].utf8) == key { low = mid + 1 } else { high = mid }
-            }
-        }
-        return Array(all[low..<min(all.count, low + min(limit, all.count))])
+        guard case .tags(let list) = value else { return TagList(repository: repository, names: []) }
+        return list
     }
 
     public func referrers(of digest: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [StoredManifest] {

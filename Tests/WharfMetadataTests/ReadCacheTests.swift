@@ -4,14 +4,18 @@ import WharfCore
 
 @Suite("Read cache")
 struct ReadCacheTests {
+    func tags(_ names: [String]) -> ReadCache.Value {
+        .tags(TagList(repository: RepositoryName("acme/app")!, names: names))
+    }
+
     @Test("an entry is served until the next write bumps the generation")
     func generation() async {
         let cache = ReadCache()
         var reads = 0
-        for _ in 0..<3 { _ = await cache.cached("k") { reads += 1; return .tags(["a"]) } }
+        for _ in 0..<3 { _ = await cache.cached("k") { reads += 1; return tags(["a"]) } }
         #expect(reads == 1)
         cache.bump()
-        _ = await cache.cached("k") { reads += 1; return .tags(["b"]) }
+        _ = await cache.cached("k") { reads += 1; return tags(["b"]) }
         #expect(reads == 2)
     }
 
@@ -20,18 +24,18 @@ struct ReadCacheTests {
         let cache = ReadCache()
         let before = cache.generation
         cache.bump()  // a write commits while the read is in flight
-        cache.store(.tags(["old"]), for: "k", readAt: before)
+        cache.store(tags(["old"]), for: "k", readAt: before)
         #expect(cache.value("k") == nil)
     }
 
     @Test("entries expire after their lifetime and the budget bounds memory")
     func lifetimeAndBudget() async throws {
         let cache = ReadCache(lifetime: .milliseconds(50), budget: 16 * 1024)
-        cache.store(.tags(["a"]), for: "k", readAt: cache.generation)
+        cache.store(tags(["a"]), for: "k", readAt: cache.generation)
         #expect(cache.value("k") != nil)
         try await Task.sleep(for: .milliseconds(80))
         #expect(cache.value("k") == nil)
-        cache.store(.tags([String(repeating: "x", count: 4000)]), for: "big", readAt: cache.generation)
+        cache.store(tags([String(repeating: "x", count: 4000)]), for: "big", readAt: cache.generation)
         #expect(cache.value("big") == nil)
     }
 
@@ -53,7 +57,7 @@ struct ReadCacheTests {
 extension ReadCache.Value: Equatable {
     public static func == (lhs: Self, rhs: Self) -> Bool {
         switch (lhs, rhs) {
-        case (.tags(let a), .tags(let b)): a == b
+        case (.tags(let a), .tags(let b)): a.repository == b.repository && a.names == b.names
         case (.facts(let a), .facts(let b)): a == b
         case (.manifest(let a), .manifest(let b)): a == b
         default: false

@@ -78,11 +78,10 @@ extension Registry {
         guard found else { throw RegistryError.manifestUnknown(reference) }
     }
 
-    /// The repository's tags, paginated.
-    func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
+    /// The repository's tags.
+    func tagList(in repository: RepositoryName) async throws -> TagList {
         guard try await metadata.repositoryExists(repository) else { throw RegistryError.nameUnknown(repository) }
-        guard limit > 0 else { return [] }
-        return try await metadata.tags(in: repository, after: last, limit: limit)
+        return try await metadata.tagList(in: repository)
     }
 
     /// Manifests of the repository whose subject is `digest`, as descriptors.

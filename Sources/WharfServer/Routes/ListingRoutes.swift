@@ -6,21 +6,16 @@ extension RegistryRoutes {
     /// `GET /v2/<name>/tags/list[?n=&last=]`.
     func tags(_ request: Request, name: RepositoryName) async throws -> Response {
         let page = try Pagination(request, defaultLimit: nil)
-        let tags = try await registry.tags(in: name, after: page.last, limit: page.fetchLimit)
+        let list = try await registry.tagList(in: name)
+        if page.last == nil, page.limit >= list.names.count {
+            return .json(list.document)  // the whole list: encoded once per change of the repository's tags
+        }
+        let tags = list.page(after: page.last, limit: page.fetchLimit)
         let shown = tags.prefix(page.limit)
         let link = page.link(path: "/v2/\(name.value)/tags/list", fetched: tags.count, lastShown: shown.last)
-        // Names and tags never need JSON escaping ([a-z0-9._/-] and [A-Za-z0-9._-]): write the body directly.
-        var body = #"{"name":""# + name.value + #"","tags":["#
-        body.reserveCapacity(body.utf8.count + shown.reduce(0) { $0 + $1.utf8.count + 3 } + 2)
-        for (index, tag) in shown.enumerated() {
-            body += index == 0 ? "\"" : ",\""
-            body += tag
-            body += "\""
-        }
-        body += "]}"
         var headers: HTTPFields = [:]
         if let link { headers[.link] = link }
-        return .json(Array(body.utf8), headers: headers)
+        return .json(TagList.document(repository: name, tags: shown), headers: headers)
     }
 
     /// `GET /v2/_catalog[?n=&last=]`.
