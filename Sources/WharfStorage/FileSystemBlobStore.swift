@@ -169,7 +169,11 @@ final class FileUploadWriter: UploadWriter, @unchecked Sendable {
     init(path: String, offset: Int64) throws {
         fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXError.current("open upload") }
-        guard ftruncate(fd, off_t(offset)) == 0, lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
+        // Cut off bytes past `offset` (a chunk that failed half-way) only when there are some:
+        // ext4 truncates even to the same size, which can wait for a journal commit.
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size <= off_t(offset) || ftruncate(fd, off_t(offset)) == 0,
+              lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
             let error = POSIXError.current("position upload")
             Glibc.close(fd)
             throw error
