@@ -30,13 +30,14 @@ public struct Authenticator: Sendable {
     public func authenticate(username: String, secret: String, clientAddress: String?) async throws -> Principal {
         let keys = ["account:\(username)"] + (clientAddress.map { ["address:\($0)"] } ?? [])
         if let wait = throttle.retryAfter(keys) { throw Failure.throttled(retryAfter: wait) }
-        if let principal = verified.principal(username: username, secret: secret) { return principal }
-        if let principal = try await verify(username: username, secret: secret) {
-            throttle.recordSuccess([keys[0]])
-            // Tokens are cheap to check and must stop working the moment they are revoked: only passwords are cached.
-            if !secret.hasPrefix(SecretToken.personalPrefix) {
-                verified.remember(principal, username: username, secret: secret)
+        // Tokens are cheap to check and must stop working the moment they are revoked: only passwords are cached.
+        let principal = secret.hasPrefix(SecretToken.personalPrefix)
+            ? try await verify(username: username, secret: secret)
+            : try await verified.principal(username: username, secret: secret) {
+                try await verify(username: username, secret: secret)
             }
+        if let principal {
+            throttle.recordSuccess([keys[0]])
             return principal
         }
         throttle.recordFailure(keys)

@@ -1,19 +1,57 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import WharfAuth
+
+/// Counts calls and returns a fixed answer, optionally after a pause.
+private final class Verifier: Sendable {
+    let calls = Atomic<Int>(0)
+    let answer: Principal?
+    let pause: Duration
+
+    init(_ answer: Principal?, pause: Duration = .zero) {
+        self.answer = answer
+        self.pause = pause
+    }
+
+    func callAsFunction() async throws -> Principal? {
+        calls.add(1, ordering: .relaxed)
+        if pause > .zero { try await Task.sleep(for: pause) }
+        return answer
+    }
+}
 
 @Suite("Verified credential cache")
 struct VerifiedCredentialCacheTests {
     let alice = Principal(name: "alice", isAdmin: false)
 
     @Test("a remembered password is found until it expires, and only with the same secret")
-    func remembers() {
+    func remembers() async throws {
         let cache = VerifiedCredentialCache(lifetime: 10)
         let now = Date()
         cache.remember(alice, username: "alice", secret: "pw", now: now)
-        #expect(cache.principal(username: "alice", secret: "pw", now: now.addingTimeInterval(5)) == alice)
-        #expect(cache.principal(username: "alice", secret: "other", now: now) == nil)
-        #expect(cache.principal(username: "alice", secret: "pw", now: now.addingTimeInterval(11)) == nil)
+        let verifier = Verifier(nil)
+        #expect(try await cache.principal(username: "alice", secret: "pw", now: now.addingTimeInterval(4)) { try await verifier() } == alice)
+        #expect(verifier.calls.load(ordering: .relaxed) == 0)
+        #expect(try await cache.principal(username: "alice", secret: "other", now: now) { try await verifier() } == nil)
+        #expect(try await cache.principal(username: "alice", secret: "pw", now: now.addingTimeInterval(11)) { try await verifier() } == nil)
+        #expect(verifier.calls.load(ordering: .relaxed) == 2)
+        #expect(cache.cachedPrincipal(username: "alice", secret: "pw") == nil)
+    }
+
+    @Test("concurrent requests with the same unverified credentials share one verification")
+    func singleFlight() async throws {
+        let cache = VerifiedCredentialCache(lifetime: 10)
+        let verifier = Verifier(alice, pause: .milliseconds(100))
+        let results = try await withThrowingTaskGroup(of: Principal?.self) { group in
+            for _ in 0..<50 {
+                group.addTask { try await cache.principal(username: "alice", secret: "pw") { try await verifier() } }
+            }
+            return try await group.reduce(into: [Principal?]()) { $0.append($1) }
+        }
+        #expect(results.count == 50 && results.allSatisfy { $0 == alice })
+        #expect(verifier.calls.load(ordering: .relaxed) == 1)
+        #expect(cache.cachedPrincipal(username: "alice", secret: "pw") == alice)
     }
 
     @Test("forgetting a user drops all of their entries")
@@ -22,31 +60,46 @@ struct VerifiedCredentialCacheTests {
         cache.remember(alice, username: "alice", secret: "a", now: Date())
         cache.remember(Principal(name: "bob", isAdmin: false), username: "bob", secret: "b", now: Date())
         cache.forget(username: "alice")
-        #expect(cache.principal(username: "alice", secret: "a") == nil)
-        #expect(cache.principal(username: "bob", secret: "b")?.name == "bob")
+        #expect(cache.cachedPrincipal(username: "alice", secret: "a") == nil)
+        #expect(cache.cachedPrincipal(username: "bob", secret: "b")?.name == "bob")
     }
 
     @Test("a full cache stays within its capacity")
     func capacity() {
         let cache = VerifiedCredentialCache(lifetime: 60, capacity: 3)
         for i in 0..<10 { cache.remember(alice, username: "u\(i)", secret: "s") }
-        #expect(cache.principal(username: "u9", secret: "s") != nil)
-        #expect(cache.principal(username: "u0", secret: "s") == nil)
+        #expect(cache.cachedPrincipal(username: "u9", secret: "s") != nil)
+        #expect(cache.cachedPrincipal(username: "u0", secret: "s") == nil)
     }
 }
 
 @Suite("Verified credential cache renewal")
 struct VerifiedCredentialCacheRenewalTests {
-    @Test("in the second half of an entry's life exactly one caller is sent to verify again")
-    func renewsAhead() {
+    let alice = Principal(name: "alice", isAdmin: false)
+
+    @Test("in the second half of its life an entry is served while one background check renews it")
+    func renewsAhead() async throws {
+        let cache = VerifiedCredentialCache(lifetime: 10)
+        let remembered = Date().addingTimeInterval(-6)  // four seconds left
+        cache.remember(alice, username: "alice", secret: "pw", now: remembered)
+        let verifier = Verifier(alice, pause: .milliseconds(50))
+        for _ in 0..<5 {
+            #expect(try await cache.principal(username: "alice", secret: "pw") { try await verifier() } == alice)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(verifier.calls.load(ordering: .relaxed) == 1)
+        // Renewed: still valid past the first entry's expiry.
+        #expect(cache.cachedPrincipal(username: "alice", secret: "pw", now: Date().addingTimeInterval(8)) == alice)
+    }
+
+    @Test("a renewal that no longer verifies (changed password) drops the entry")
+    func renewalRejected() async throws {
         let cache = VerifiedCredentialCache(lifetime: 10)
         let start = Date()
-        let alice = Principal(name: "alice", isAdmin: false)
         cache.remember(alice, username: "alice", secret: "pw", now: start)
-        let later = start.addingTimeInterval(6)
-        #expect(cache.principal(username: "alice", secret: "pw", now: later) == nil)
-        #expect(cache.principal(username: "alice", secret: "pw", now: later) == alice)
-        cache.remember(alice, username: "alice", secret: "pw", now: later)
-        #expect(cache.principal(username: "alice", secret: "pw", now: later.addingTimeInterval(1)) == alice)
+        let verifier = Verifier(nil)
+        #expect(try await cache.principal(username: "alice", secret: "pw", now: start.addingTimeInterval(6)) { try await verifier() } == alice)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(cache.cachedPrincipal(username: "alice", secret: "pw", now: start.addingTimeInterval(6)) == nil)
     }
 }
