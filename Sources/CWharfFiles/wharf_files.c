@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "wharf_files.h"
+#include <errno.h>
 #include <fcntl.h>
 
 int wharf_start_writeback(int fd, int64_t offset, int64_t length) {
@@ -10,5 +11,15 @@ int wharf_start_writeback(int fd, int64_t offset, int64_t length) {
     (void)offset;
     (void)length;
     return 0;
+#endif
+}
+
+int wharf_open_direct_writer(const char *path) {
+#if defined(O_DIRECT)
+    return open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
+#else
+    (void)path;
+    errno = EINVAL;
+    return -1;
 #endif
 }

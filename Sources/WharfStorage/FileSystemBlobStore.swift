@@ -155,65 +155,6 @@ public struct FileSystemBlobStore: BlobStore {
     }
 }
 
-/// Writes a staged upload with plain POSIX writes; the file descriptor is owned by one request.
-///
-/// Every `writebackStep` bytes it asks the kernel to start writing them to disk, so the disk works
-/// while the rest arrives and the fsync at commit only waits for the tail.
-final class FileUploadWriter: UploadWriter, @unchecked Sendable {
-    // Safe: one request owns the writer and awaits each call before the next.
-    private var fd: Int32
-    private var size: Int64
-    private var writebackStart: Int64
-    static let writebackStep: Int64 = 8 << 20
-
-    init(path: String, offset: Int64) throws {
-        fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw POSIXError.current("open upload") }
-        // Cut off bytes past `offset` (a chunk that failed half-way) only when there are some:
-        // ext4 truncates even to the same size, which can wait for a journal commit.
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size <= off_t(offset) || ftruncate(fd, off_t(offset)) == 0,
-              lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
-            let error = POSIXError.current("position upload")
-            Glibc.close(fd)
-            throw error
-        }
-        size = offset
-        writebackStart = offset
-    }
-
-    deinit {
-        if fd >= 0 { Glibc.close(fd) }
-    }
-
-    func write(_ buffer: ByteBuffer) async throws {
-        try buffer.withUnsafeReadableBytes { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw POSIXError.current("write upload")
-                }
-                done += n
-            }
-        }
-        size += Int64(buffer.readableBytes)
-        if size - writebackStart >= Self.writebackStep {
-            _ = wharf_start_writeback(fd, writebackStart, size - writebackStart)
-            writebackStart = size
-        }
-    }
-
-    func close() async throws -> Int64 {
-        if fd >= 0 {
-            Glibc.close(fd)
-            fd = -1
-        }
-        return size
-    }
-}
-
 extension POSIXError {
     static func current(_ operation: String) -> Error {
         let code = errno

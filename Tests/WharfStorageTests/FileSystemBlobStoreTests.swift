@@ -51,6 +51,33 @@ struct FileSystemBlobStoreTests {
         #expect(try await readAll(store, digest) == content)
     }
 
+    @Test("chunks of odd sizes, each through its own writer, are stored byte for byte")
+    func unalignedChunks() async throws {
+        let store = try FileSystemBlobStore(root: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sizes = [1, 4095, 4097, 3 << 20 | 123, 17, 2 << 20, 5000, (2 << 20) - 1, 65_537]
+        let content = (0..<sizes.reduce(0, +)).map { UInt8(truncatingIfNeeded: $0 &* 40_503 >> 7) }
+        try await store.createUpload("odd")
+        var offset = 0
+        for size in sizes {
+            let writer = try await store.appendToUpload("odd", at: Int64(offset))
+            // Each chunk arrives in a few uneven buffers, as from the network.
+            var start = offset
+            for cut in [offset + size / 3, offset + size / 3 + 1, offset + size] where cut > start {
+                try await writer.write(ByteBuffer(bytes: content[start..<cut]))
+                start = cut
+            }
+            offset += size
+            #expect(try await writer.close() == Int64(offset))
+        }
+        var staged: [UInt8] = []
+        try await store.readUpload("odd", range: 0..<Int64(offset)) { staged += Array(buffer: $0) }
+        #expect(staged == content)
+        let digest = Digest.of(content)
+        try await store.commitUpload("odd", as: digest)
+        #expect(try await readAll(store, digest) == content)
+    }
+
     @Test("appending at an earlier offset discards bytes past it")
     func truncatesToOffset() async throws {
         let store = try FileSystemBlobStore(root: root)
