@@ -257,6 +257,11 @@ def wait_for_quiet(what: str) -> tuple[float, float]:
             announced = True
 
 
+def in_turn(registries: list, round_number: int) -> list:
+    """The registries in the order they go in this round: each goes first every other round."""
+    return registries if round_number % 2 == 0 else list(reversed(registries))
+
+
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -1374,8 +1379,7 @@ class Bench:
         # alternates from one round to the next.
         cold: dict[str, list] = {r.name: [] for r in self.registries}
         for rep in range(PULL_COLD_REPS):
-            order = self.registries if rep % 2 == 0 else list(reversed(self.registries))
-            for reg in order:
+            for reg in in_turn(self.registries, rep):
                 ok, how = drop_caches()
                 s["cold_note"] = f"`{how}`" if ok else how
                 if not ok:
@@ -1556,6 +1560,13 @@ class Bench:
         def docker(*args, timeout=900, check=True, input=None):
             return sh(["docker", *args], env=env, timeout=timeout, check=check, input=input)
 
+        def timed_docker(*args) -> tuple[float, str]:
+            """Seconds a docker command takes after the disks are synced, and what it printed."""
+            os.sync()
+            t0 = time.monotonic()
+            out = docker(*args).stdout
+            return time.monotonic() - t0, out
+
         try:
             deadline = time.monotonic() + 90
             while True:
@@ -1587,14 +1598,11 @@ class Bench:
                 docker("build", "--tag", f"bench/img:v{rnd}", str(ctx))
                 log(f"  built image v{rnd} in {time.monotonic() - t0:.1f} s")
                 shutil.rmtree(ctx)
-                order = self.registries if rnd % 2 == 0 else list(reversed(self.registries))
-                for reg in order:
+                for reg in in_turn(self.registries, rnd):
                     ref = f"{HOST}:{reg.port}/bench/img:v{rnd}"
                     docker("tag", f"bench/img:v{rnd}", ref)
-                    os.sync()
-                    t0 = time.monotonic()
-                    out = docker("push", ref).stdout
-                    pushes[reg.name].append(time.monotonic() - t0)
+                    seconds, out = timed_docker("push", ref)
+                    pushes[reg.name].append(seconds)
                     log(f"  {reg.name}: docker push {pushes[reg.name][-1]:.1f} s "
                         f"({out.count('Pushed')} layers pushed)")
                     if out.count("Pushed") != 5:
@@ -1603,16 +1611,12 @@ class Bench:
             refs = {reg.name: f"{HOST}:{reg.port}/bench/img:v0" for reg in self.registries}
             # Pull: remove every local image first, so that all 5 layers are downloaded.
             for rep in range(DOCKER_REPS):
-                order = self.registries if rep % 2 == 0 else list(reversed(self.registries))
-                for reg in order:
-                    ref = refs[reg.name]
+                for reg in in_turn(self.registries, rep):
                     docker("image", "prune", "--all", "--force")
                     for image in docker("images", "--all", "--quiet").stdout.split():
                         docker("rmi", "--force", image, check=False)
-                    os.sync()
-                    t0 = time.monotonic()
-                    out = docker("pull", ref).stdout
-                    pulls[reg.name].append(time.monotonic() - t0)
+                    seconds, out = timed_docker("pull", refs[reg.name])
+                    pulls[reg.name].append(seconds)
                     log(f"  {reg.name}: docker pull {pulls[reg.name][-1]:.1f} s "
                         f"({out.count('Pull complete')} layers)")
             for reg in self.registries:

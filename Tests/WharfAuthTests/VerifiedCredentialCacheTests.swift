@@ -21,6 +21,16 @@ private final class Verifier: Sendable {
     }
 }
 
+/// Waits until `condition` holds, for at most `limit` (background work may wait for a busy thread pool).
+private func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return true
+}
+
 @Suite("Verified credential cache")
 struct VerifiedCredentialCacheTests {
     let alice = Principal(name: "alice", isAdmin: false)
@@ -86,10 +96,9 @@ struct VerifiedCredentialCacheRenewalTests {
         for _ in 0..<5 {
             #expect(try await cache.principal(username: "alice", secret: "pw") { try await verifier() } == alice)
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Renewed: still valid past the first entry's expiry, after exactly one verification.
+        #expect(try await eventually { cache.cachedPrincipal(username: "alice", secret: "pw", now: Date().addingTimeInterval(8)) == alice })
         #expect(verifier.calls.load(ordering: .relaxed) == 1)
-        // Renewed: still valid past the first entry's expiry.
-        #expect(cache.cachedPrincipal(username: "alice", secret: "pw", now: Date().addingTimeInterval(8)) == alice)
     }
 
     @Test("a renewal that no longer verifies (changed password) drops the entry")
@@ -99,7 +108,7 @@ struct VerifiedCredentialCacheRenewalTests {
         cache.remember(alice, username: "alice", secret: "pw", now: start)
         let verifier = Verifier(nil)
         #expect(try await cache.principal(username: "alice", secret: "pw", now: start.addingTimeInterval(6)) { try await verifier() } == alice)
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(cache.cachedPrincipal(username: "alice", secret: "pw", now: start.addingTimeInterval(6)) == nil)
+        #expect(try await eventually { cache.cachedPrincipal(username: "alice", secret: "pw", now: start.addingTimeInterval(6)) == nil })
+        #expect(verifier.calls.load(ordering: .relaxed) == 1)
     }
 }

@@ -4,19 +4,24 @@ import Testing
 import WharfCore
 @testable import WharfMetadata
 
-/// Runs the metadata store against a fresh SQLite database in a temporary folder.
-func withStore(_ body: (SQLMetadataStore) async throws -> Void) async throws {
+/// Runs `body` against a fresh SQLite database in a temporary folder, closed afterwards.
+func withDatabase(_ body: (SQLiteDatabaseAccess) async throws -> Void) async throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-meta-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", logger: Logger(label: "test"))
     do {
-        try await body(try await SQLMetadataStore.open(access))
+        try await body(access)
     } catch {
         try await access.shutdown()
         throw error
     }
     try await access.shutdown()
+}
+
+/// Runs the metadata store against a fresh SQLite database in a temporary folder.
+func withStore(_ body: (SQLMetadataStore) async throws -> Void) async throws {
+    try await withDatabase { access in try await body(try await SQLMetadataStore.open(access)) }
 }
 
 @Suite("SQL metadata store")

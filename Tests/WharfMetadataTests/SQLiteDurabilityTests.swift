@@ -15,17 +15,7 @@ struct SQLiteDurabilityTests {
 
     @Test("a relaxed transaction skips the commit fsync, and every other transaction is fsync'd again")
     func relaxedThenDurable() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-sync-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", logger: Logger(label: "test"))
-        do {
-            try await check(access)
-        } catch {
-            try await access.shutdown()
-            throw error
-        }
-        try await access.shutdown()
+        try await withDatabase(check)
     }
 
     private func check(_ access: SQLiteDatabaseAccess) async throws {
