@@ -53,7 +53,7 @@ public struct FileSystemBlobStore: BlobStore {
     }
 
     public func appendToUpload(_ id: String, at offset: Int64) async throws -> any UploadWriter {
-        try FileUploadWriter(path: uploadPath(id), offset: offset)
+        try FileUploadWriter(path: uploadPath(id), offset: offset, threadPool: threadPool)
     }
 
     public func readUpload(_ id: String, range: Range<Int64>,
