@@ -16,9 +16,15 @@ public struct FileSystemBlobStore: BlobStore {
     public let root: String
     private let threadPool: NIOThreadPool
 
-    public init(root: String, threadPool: NIOThreadPool = .singleton) throws {
+    /// Whether uploads are written with direct I/O where the filesystem allows it.
+    let directIO: Bool
+
+    /// - Parameter directIO: write uploads with direct I/O where the filesystem allows it (false:
+    ///   always through the page cache).
+    public init(root: String, threadPool: NIOThreadPool = .singleton, directIO: Bool = true) throws {
         self.root = root
         self.threadPool = threadPool
+        self.directIO = directIO
         for dir in [root, "\(root)/blobs", "\(root)/uploads"] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
@@ -53,7 +59,7 @@ public struct FileSystemBlobStore: BlobStore {
     }
 
     public func appendToUpload(_ id: String, at offset: Int64) async throws -> any UploadWriter {
-        try FileUploadWriter(path: uploadPath(id), offset: offset, threadPool: threadPool)
+        try FileUploadWriter(path: uploadPath(id), offset: offset, threadPool: threadPool, directIO: directIO)
     }
 
     public func readUpload(_ id: String, range: Range<Int64>,

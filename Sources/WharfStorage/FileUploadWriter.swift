@@ -40,7 +40,7 @@ final class FileUploadWriter: UploadWriter, @unchecked Sendable {
     private var spare: UnsafeMutableRawPointer?
     private var inFlight: Task<Bool, any Error>?
 
-    init(path: String, offset: Int64, threadPool: NIOThreadPool) throws {
+    init(path: String, offset: Int64, threadPool: NIOThreadPool, directIO: Bool = true) throws {
         self.threadPool = threadPool
         fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXError.current("open upload") }
@@ -54,7 +54,7 @@ final class FileUploadWriter: UploadWriter, @unchecked Sendable {
         }
         size = offset
         writebackStart = offset
-        directFD = wharf_open_direct_writer(path)
+        directFD = directIO ? wharf_open_direct_writer(path) : -1
         if directFD >= 0 {
             staging = pool.take()
             if staging == nil { disableDirect() }

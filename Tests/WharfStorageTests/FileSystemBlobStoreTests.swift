@@ -51,9 +51,10 @@ struct FileSystemBlobStoreTests {
         #expect(try await readAll(store, digest) == content)
     }
 
-    @Test("chunks of odd sizes, each through its own writer, are stored byte for byte")
-    func unalignedChunks() async throws {
-        let store = try FileSystemBlobStore(root: root)
+    @Test("chunks of odd sizes, each through its own writer, are stored byte for byte, with direct I/O and without (as where the filesystem refuses it)",
+          arguments: [true, false])
+    func unalignedChunks(directIO: Bool) async throws {
+        let store = try FileSystemBlobStore(root: root, directIO: directIO)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let sizes = [1, 4095, 4097, 3 << 20 | 123, 17, 2 << 20, 5000, (2 << 20) - 1, 65_537]
         let content = (0..<sizes.reduce(0, +)).map { UInt8(truncatingIfNeeded: $0 &* 40_503 >> 7) }
