@@ -12,6 +12,7 @@ Every load loop here is bounded in time and count and sends traffic to 127.0.0.1
 from __future__ import annotations
 
 import base64
+import fcntl
 import datetime
 import hashlib
 import http.client
@@ -1881,6 +1882,12 @@ def main():
             sys.exit(f"{tool} is not installed (./bench/run installs it)")
     workdir = Path(os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix="wharf-bench-", dir="/var/tmp"))
     workdir.mkdir(parents=True, exist_ok=True)
+    # One benchmark at a time: two runs would share the machine, and in one folder their files.
+    lock = open("/var/tmp/wharf-bench.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        sys.exit("another ./bench/run is running on this machine; wait for it to finish")
     log(f"work folder {workdir}")
     if os.environ.get("BENCH_PROFILE") == "1":
         profile(workdir, wharf_bin)
