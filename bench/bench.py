@@ -742,6 +742,17 @@ class Table:
         self.rows.append(f"| {metric} | {fmt(w, unit, digits)} | {fmt(d, unit, digits)} | "
                          f"{fmt(adv, '×', 2) if adv else '—'} | {target} | {met_s} |")
 
+    def counts(self, metric: str, w: dict, d: dict):
+        """Items listed / requests made, for each registry's listing `w` and `d`."""
+        self.rows.append(f"| {metric} | {w.get('items', '—')} / {w.get('requests', '—')} | "
+                         f"{d.get('items', '—')} / {d.get('requests', '—')} | | | |")
+
+    def setup(self, metric: str, section: dict):
+        """The seconds each registry's setup took, from a scenario's results."""
+        w = section.get("Wharf", {}).get("setup_seconds")
+        d = section.get("Distribution", {}).get("setup_seconds")
+        self.rows.append(f"| {metric} | {fmt(w)} | {fmt(d)} | {fmt(adv(w, d, False), '×', 2)} | | |")
+
     def render(self) -> str:
         head = ("| Metric | Wharf | Distribution | Wharf advantage | Target | Met? |\n"
                 "|---|---:|---:|---:|---|---|")
@@ -926,11 +937,8 @@ def render(res: Results) -> str:
             dd = s4.get("Distribution", {}).get(kind, {})
             t.row(f"{label}, one client, ms per complete listing", (w.get("seconds") or 0) * 1000 or None,
                   (dd.get("seconds") or 0) * 1000 or None, "ms", False)
-            t.rows.append(f"| {label}, one client, tags listed / requests | {w.get('items', '—')} / {w.get('requests', '—')} | "
-                          f"{dd.get('items', '—')} / {dd.get('requests', '—')} | | | |")
-        t.rows.append(f"| Setup: {TAGS:,} manifest PUTs, s | {fmt(s4.get('Wharf', {}).get('setup_seconds'))} | "
-                      f"{fmt(s4.get('Distribution', {}).get('setup_seconds'))} | "
-                      f"{fmt(adv(s4.get('Wharf', {}).get('setup_seconds'), s4.get('Distribution', {}).get('setup_seconds'), False), '×', 2)} | | |")
+            t.counts(f"{label}, one client, tags listed / requests", w, dd)
+        t.setup(f"Setup: {TAGS:,} manifest PUTs, s", s4)
         out.append(t.render() + "\n")
 
     s5 = sc.get("catalog")
@@ -949,11 +957,8 @@ def render(res: Results) -> str:
             t.row(f"{label}, ms per listing", (w.get("seconds") or 0) * 1000 or None,
                   (dd.get("seconds") or 0) * 1000 or None, "ms", False, "≥ 10× Distribution",
                   None if a is None else a >= 10)
-            t.rows.append(f"| {label}, repositories listed / requests | {w.get('items', '—')} / {w.get('requests', '—')} | "
-                          f"{dd.get('items', '—')} / {dd.get('requests', '—')} | | | |")
-        t.rows.append(f"| Setup: {REPOS:,} repositories, s | {fmt(s5.get('Wharf', {}).get('setup_seconds'))} | "
-                      f"{fmt(s5.get('Distribution', {}).get('setup_seconds'))} | "
-                      f"{fmt(adv(s5.get('Wharf', {}).get('setup_seconds'), s5.get('Distribution', {}).get('setup_seconds'), False), '×', 2)} | | |")
+            t.counts(f"{label}, repositories listed / requests", w, dd)
+        t.setup(f"Setup: {REPOS:,} repositories, s", s5)
         out.append(t.render() + "\n")
 
     s6 = sc.get("docker")
