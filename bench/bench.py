@@ -1476,25 +1476,31 @@ class Bench:
                 self.res.note(f"{reg.name} ({variant}) answered {result['errors']} of {result['requests']} "
                               f"manifest GETs with an error or a socket error under wrk.")
 
+    def set_up_each(self, s: dict, count: int, items: str, key: str, seed, make):
+        """On each registry: `seed(registry)` makes the first of `count` items, then
+        `make(registry, session, i)` the others (i from 1) on SETUP_THREADS threads within
+        SETUP_BUDGET seconds. When a registry runs out of time, the next one gets as many items.
+        Records each registry's setup_seconds and, under `key`, how many items it has."""
+        for reg in self.registries:
+            seed(reg)
+            done, secs = parallel(reg, range(1, count), lambda sess, i: make(reg, sess, i), SETUP_BUDGET)
+            r = s.setdefault(reg.name, {})
+            r["setup_seconds"] = secs
+            r[key] = done + 1
+            log(f"  {reg.name}: created {done + 1} {items} in {secs:.1f} s")
+            if done + 1 < count:
+                self.res.note(f"{reg.name}: only {done + 1} of {count} {items} were created within the "
+                              f"{SETUP_BUDGET} s setup budget; the other registry gets as many.")
+                count = done + 1
+
     # -- 4 --------------------------------------------------------------------------------
     def s4_tags(self):
         log(f"scenario 4: tag list, {TAGS} tags")
         s = self.res.scenario("tags")
         repo = "bench/tags"
-        count = TAGS
-        for reg in self.registries:
-            self.image.push(reg, reg.session, repo, "t00000")
-            done, secs = parallel(reg, range(1, count),
-                                  lambda sess, i: put_manifest(reg, sess, repo, f"t{i:05d}", self.image.manifest),
-                                  SETUP_BUDGET)
-            r = s.setdefault(reg.name, {})
-            r["setup_seconds"] = secs
-            r["tags_created"] = done + 1
-            log(f"  {reg.name}: tagged {done + 1} in {secs:.1f} s")
-            if done + 1 < count:
-                self.res.note(f"{reg.name}: only {done + 1} of {count} tags were created within the "
-                              f"{SETUP_BUDGET} s setup budget; the other registry gets as many.")
-                count = done + 1
+        self.set_up_each(s, TAGS, "tags", "tags_created",
+                         lambda reg: self.image.push(reg, reg.session, repo, "t00000"),
+                         lambda reg, sess, i: put_manifest(reg, sess, repo, f"t{i:05d}", self.image.manifest))
         for reg in self.registries:
             r = s[reg.name]
             r["full"] = time_listing(reg, f"/v2/{repo}/tags/list")
@@ -1522,20 +1528,9 @@ class Bench:
         log(f"scenario 5: catalog, {REPOS} repositories")
         s = self.res.scenario("catalog")
         source = "bench/catalog-source"
-        count = REPOS
-        for reg in self.registries:
-            self.image.push(reg, reg.session, source, "latest")
-            done, secs = parallel(reg, range(count - 1),
-                                  lambda sess, i: self.image.mount_and_tag(reg, sess, f"cat/r{i:05d}", source, "latest"),
-                                  SETUP_BUDGET)
-            r = s.setdefault(reg.name, {})
-            r["setup_seconds"] = secs
-            r["repos_created"] = done + 1
-            log(f"  {reg.name}: created {done + 1} repositories in {secs:.1f} s")
-            if done + 1 < count:
-                self.res.note(f"{reg.name}: only {done + 1} of {count} repositories were created within the "
-                              f"{SETUP_BUDGET} s setup budget; the other registry gets as many.")
-                count = done + 1
+        self.set_up_each(s, REPOS, "repositories", "repos_created",
+                         lambda reg: self.image.push(reg, reg.session, source, "latest"),
+                         lambda reg, sess, i: self.image.mount_and_tag(reg, sess, f"cat/r{i - 1:05d}", source, "latest"))
         for reg in self.registries:
             r = s[reg.name]
             r["default"] = time_listing(reg, "/v2/_catalog")
