@@ -1,4 +1,3 @@
-import CWharfFiles
 import Foundation
 import NIOCore
 import NIOPosix
