@@ -203,6 +203,38 @@ def wharf_binary() -> Path:
     return _snapshot or built_wharf_binary()
 
 
+def distribution_config(data_dir: Path, addr: str, tls: Optional[tuple] = None, *,
+                        log_level: str = "info", access_log: bool = True,
+                        blob_cache: bool = False, secret: str = "e2e-not-a-secret") -> str:
+    """Distribution's YAML configuration: filesystem storage in data_dir, listening on addr.
+    blob_cache turns on its in-memory blob descriptor cache (the benchmarks use it)."""
+    cache = """
+              cache:
+                blobdescriptor: inmemory""" if blob_cache else ""
+    tls_text = f"""
+              tls:
+                certificate: {tls[0]}
+                key: {tls[1]}""" if tls else ""
+    return textwrap.dedent(f"""\
+            version: 0.1
+            log:
+              level: {log_level}
+              accesslog:
+                disabled: {'false' if access_log else 'true'}
+            storage:{cache}
+              filesystem:
+                rootdirectory: {data_dir}
+              delete:
+                enabled: true
+              maintenance:
+                uploadpurging:
+                  enabled: false
+            http:
+              addr: {addr}
+              secret: {secret}{tls_text}
+            """)
+
+
 class RegistryServer:
     """One registry process on 127.0.0.1 with its own data folder.
 
@@ -213,9 +245,12 @@ class RegistryServer:
     the password is the one given (``admin_password=`` or WHARF_ADMIN_PASSWORD in ``env``),
     else the random one Wharf prints once in its log, read from there as a person would.
     None for Distribution, which runs without authentication.
+    ``binary`` is the wharf binary to run (default: ``wharf_binary()``);
+    ``DISTRIBUTION_OPTIONS`` are keyword arguments for ``distribution_config``.
     """
 
     READY_TIMEOUT = 60
+    DISTRIBUTION_OPTIONS: Mapping[str, object] = {}
 
     def __init__(
         self,
@@ -228,8 +263,10 @@ class RegistryServer:
         env: Optional[Mapping[str, str]] = None,
         use_env_config: bool = False,
         admin_password: Optional[str] = None,
+        binary: Optional[Path] = None,
     ):
         self.kind = kind
+        self.binary = Path(binary) if binary else None
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
@@ -300,7 +337,7 @@ class RegistryServer:
     def command(self) -> list:
         if self.kind == "distribution":
             return [require_tool("docker-registry"), "serve", str(self._write_distribution_config())]
-        binary = wharf_binary()
+        binary = self.binary or wharf_binary()
         if not binary.exists():
             raise AssertionError(
                 f"wharf binary not found at {binary}; run `swift build` (or set WHARF_BIN)")
@@ -314,35 +351,18 @@ class RegistryServer:
         return cmd + self.extra_args
 
     def _write_distribution_config(self) -> Path:
-        tls = ""
-        if self.tls:
-            tls = f"""
-              tls:
-                certificate: {self.tls[0]}
-                key: {self.tls[1]}"""
-        config = textwrap.dedent(f"""\
-            version: 0.1
-            log:
-              level: info
-              accesslog:
-                disabled: false
-            storage:
-              filesystem:
-                rootdirectory: {self.data_dir}
-              delete:
-                enabled: true
-              maintenance:
-                uploadpurging:
-                  enabled: false
-            http:
-              addr: 127.0.0.1:{self.port}
-              secret: e2e-not-a-secret{tls}
-            """)
         path = self.workdir / "distribution.yml"
-        path.write_text(config)
+        path.write_text(distribution_config(self.data_dir, self.host, self.tls,
+                                            **self.DISTRIBUTION_OPTIONS))
         return path
 
     def start(self) -> "RegistryServer":
+        """Start the process and wait until it serves."""
+        self._wait_ready(self.spawn())
+        return self
+
+    def spawn(self) -> int:
+        """Start the process without waiting for it; returns where its output begins in the log."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         # Hermetic: a developer's WHARF_* settings must not leak into the server under test.
         env = {k: v for k, v in os.environ.items() if not k.startswith("WHARF_")}
@@ -351,16 +371,16 @@ class RegistryServer:
             env.update({"WHARF_HOST": "127.0.0.1", "WHARF_PORT": str(self.port),
                         "WHARF_DATA_DIR": str(self.data_dir)})
         self.starts += 1
+        command = self.command()
         self._log_file = open(self.log_path, "ab")
-        self._log_file.write(f"\n===== start #{self.starts}: {' '.join(self.command())}\n".encode())
+        self._log_file.write(f"\n===== start #{self.starts}: {' '.join(command)}\n".encode())
         self._log_file.flush()
         log_offset = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
-            self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
+            command, stdin=subprocess.DEVNULL, stdout=self._log_file,
             stderr=subprocess.STDOUT, env=env, cwd=self.workdir, start_new_session=True,
             preexec_fn=die_with_parent())
-        self._wait_ready(log_offset)
-        return self
+        return log_offset
 
     def _wait_ready(self, log_offset: int):
         deadline = time.monotonic() + self.READY_TIMEOUT
@@ -457,48 +477,84 @@ class RegistryServer:
 
 
 # --------------------------------------------------------------------------------------
+# Private daemons
+# --------------------------------------------------------------------------------------
+
+class PrivateDaemon:
+    """A daemon of our own (dockerd, containerd) in a new folder below /tmp (``base``), logging
+    to ``log_path`` there; ``stop`` ends it and removes the folder."""
+
+    NAME = "daemon"
+
+    def __init__(self, prefix: str):
+        self.base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+        self.log_path = self.base / f"{self.NAME}.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def _log_tail(self) -> str:
+        return _tail(self.log_path.read_text(errors="replace"))
+
+    def _launch(self, cmd: Sequence[str], ready, timeout: float):
+        """Start cmd and poll ready() until it is true (the daemon answers)."""
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(c) for c in cmd], stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM))
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.NAME} exited with {self.proc.returncode}\n"
+                                     f"{self._log_tail()}")
+            if ready():
+                return self
+            time.sleep(0.2)
+        raise AssertionError(f"{self.NAME} did not become ready\n" + self._log_tail())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        # Snapshots may be overlay mounts; unmount anything left below our root first.
+        unmount_below(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
 # Docker engine
 # --------------------------------------------------------------------------------------
 
-class Dockerd:
+class Dockerd(PrivateDaemon):
     """A private dockerd (vfs storage, no networking) with its own socket."""
+
+    NAME = "dockerd"
 
     def __init__(self):
         require_tool("dockerd")
         require_tool("docker")
         # Keep the exec-root short: dockerd puts containerd's socket below it.
-        self.base = Path(tempfile.mkdtemp(prefix="e2edk-", dir="/tmp"))
+        super().__init__("e2edk-")
         self.socket = self.base / "d.sock"
-        self.log_path = self.base / "dockerd.log"
-        self.proc: Optional[subprocess.Popen] = None
         self.env = {"DOCKER_HOST": f"unix://{self.socket}", "DOCKER_BUILDKIT": "0",
                     "DOCKER_CONFIG": str(self.base / "cli-config"),
                     "DOCKER_CLI_HINTS": "false"}
         (self.base / "cli-config").mkdir()
 
     def start(self):
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
+        return self._launch(
             ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none",
-             "--storage-driver=vfs", "--data-root", str(self.base / "data"),
-             "--exec-root", str(self.base / "x"), "--pidfile", str(self.base / "pid"),
+             "--storage-driver=vfs", "--data-root", self.base / "data",
+             "--exec-root", self.base / "x", "--pidfile", self.base / "pid",
              "--host", f"unix://{self.socket}"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM))
-        log.close()
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"dockerd exited with {self.proc.returncode}\n"
-                                     f"{_tail(self.log_path.read_text(errors='replace'))}")
-            if self.socket.exists():
-                r = self.docker("version", "--format", "{{.Server.Version}}", check=False,
-                                timeout=20)
-                if r.returncode == 0:
-                    return self
-            time.sleep(0.2)
-        raise AssertionError("dockerd did not become ready\n"
-                             + _tail(self.log_path.read_text(errors="replace")))
+            lambda: self.socket.exists() and self.docker(
+                "version", "--format", "{{.Server.Version}}", check=False,
+                timeout=20).returncode == 0,
+            timeout=90)
 
     def docker(self, *args, timeout: float = 300, check: bool = True):
         return run(["docker", *args], env=self.env, timeout=timeout, check=check)
@@ -525,31 +581,21 @@ class Dockerd:
         left = self.docker("images", "--all", "--quiet").stdout.split()
         assert not left, f"images still present after removing all: {left}"
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        shutil.rmtree(self.base, ignore_errors=True)
-
 
 # --------------------------------------------------------------------------------------
 # containerd
 # --------------------------------------------------------------------------------------
 
-class Containerd:
+class Containerd(PrivateDaemon):
     """A private containerd with its own root, state and socket (CRI plugin disabled)."""
+
+    NAME = "containerd"
 
     def __init__(self):
         require_tool("containerd")
         require_tool("ctr")
-        self.base = Path(tempfile.mkdtemp(prefix="e2ect-", dir="/tmp"))
+        super().__init__("e2ect-")
         self.socket = self.base / "c.sock"
-        self.log_path = self.base / "containerd.log"
-        self.proc: Optional[subprocess.Popen] = None
 
     def start(self):
         config = self.base / "config.toml"
@@ -567,22 +613,10 @@ class Containerd:
             [metrics]
               address = ""
             """))
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(["containerd", "--config", str(config)],
-                                     stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=die_with_parent(signal.SIGTERM))
-        log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"containerd exited with {self.proc.returncode}\n"
-                                     f"{_tail(self.log_path.read_text(errors='replace'))}")
-            if self.socket.exists() and self.ctr("version", check=False).returncode == 0:
-                return self
-            time.sleep(0.2)
-        raise AssertionError("containerd did not become ready\n"
-                             + _tail(self.log_path.read_text(errors="replace")))
+        return self._launch(
+            ["containerd", "--config", config],
+            lambda: self.socket.exists() and self.ctr("version", check=False).returncode == 0,
+            timeout=60)
 
     def ctr(self, *args, timeout: float = 180, check: bool = True):
         return run(["ctr", "--address", str(self.socket), *args], timeout=timeout, check=check)
@@ -591,18 +625,6 @@ class Containerd:
         """ctr images pull over plain HTTP, with the registry's credentials if it has any."""
         user = ["--user", ":".join(registry.credentials)] if registry.credentials else []
         return self.ctr("images", "pull", "--plain-http", *user, *args, ref)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        # Snapshots may be overlay mounts; unmount anything left below our root first.
-        unmount_below(self.base)
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------

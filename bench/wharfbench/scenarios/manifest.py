@@ -1,0 +1,85 @@
+"""Scenario 3: manifest GET by tag under wrk; Wharf with a Bearer token, Basic and anonymous."""
+
+from __future__ import annotations
+
+import requests
+
+from .. import wrk
+from ..console import log
+from ..format import Table, fmt, versus
+from ..settings import WRK_CONNECTIONS, WRK_SECONDS, WRK_THREADS
+from ..shared import oci
+
+NUMBER, KEY, RETRYABLE = 3, "manifest", True
+REPO, PATH = "bench/manifest", "/v2/bench/manifest/manifests/latest"
+VARIANTS = (("bearer", "Bearer token"), ("basic", "Basic"), ("anonymous", "anonymous"))
+
+
+def _check(reg, headers: dict):
+    r = requests.get(reg.url + PATH, headers={"Accept": oci.ALL_MANIFESTS, **headers}, timeout=10)
+    if r.status_code != 200:
+        raise RuntimeError(f"{reg.name}: manifest GET -> {r.status_code} {r.text[:200]}")
+
+
+def run(bench):
+    log(f"scenario 3: manifest GET by tag, wrk {WRK_CONNECTIONS} connections, {WRK_SECONDS} s")
+    s = bench.res.scenario(KEY)
+    s["manifest_bytes"] = len(bench.image.manifest)
+    mem = bench.res.scenario("memory")
+    for reg in bench.registries:
+        reg.api.push_image(REPO, "latest", bench.image)
+    _check(bench.dist, {})
+    bearer = {"Authorization": f"Bearer {bench.wharf.bearer_token(f'repository:{REPO}:pull')}"}
+    _check(bench.wharf, bearer)
+    variants = [(bench.dist, "none", {}), (bench.wharf, "bearer", bearer),
+                (bench.wharf, "basic", bench.wharf.auth()), (bench.wharf, "anonymous", {})]
+    for reg, variant, hdrs in variants:
+        result = wrk.measure(bench.workdir, reg, {"Accept": oci.ALL_MANIFESTS, **hdrs}, PATH, WRK_SECONDS)
+        log(f"  {reg.name} ({variant}): {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
+            f"p99 {result['p99_ms']:.2f} ms, errors {result['errors']}, peak RSS {result['peak_rss_mib']:.1f} MiB")
+        if reg is bench.dist:
+            s["Distribution"] = result
+        else:
+            s.setdefault("Wharf", {})[variant] = result
+        m = mem.setdefault(reg.name, {})
+        m["load_peak_mib"] = max(m.get("load_peak_mib") or 0, result["peak_rss_mib"])
+        if result["errors"]:
+            bench.res.note(f"{reg.name} ({variant}) answered {result['errors']} of {result['requests']} "
+                           f"manifest GETs with an error or a socket error under wrk.")
+
+
+def _wharf_variants(s: dict):
+    """(variant label, Wharf's wrk figures, Distribution's) for each variant measured."""
+    dist = s.get("Distribution", {})
+    for variant, label in VARIANTS:
+        w = s.get("Wharf", {}).get(variant)
+        if w:
+            yield label, w, dist
+
+
+def section(s: dict, d: dict) -> str:
+    t = Table()
+    for label, w, dist in _wharf_variants(s):
+        for key, what, unit in (("rps", "Requests/s", "req/s"), ("p50_ms", "p50 latency", "ms"),
+                                ("p99_ms", "p99 latency", "ms")):
+            t.row(f"{what} (Wharf: {label})", w.get(key), dist.get(key), unit, key == "rps")
+        if w.get("errors") or dist.get("errors"):
+            t.row(f"Non-2xx / socket errors (Wharf: {label})", w.get("errors"), dist.get("errors"), "", False)
+    return ("## 3. Manifest GET by tag\n\n"
+            f"`wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s --latency` on "
+            f"`GET {PATH}` with an `Accept` header listing the OCI and "
+            f"Docker manifest types (a ~{s.get('manifest_bytes', '?')}-byte OCI manifest). "
+            f"wrk runs on the same 2 cores as the registry. Wharf is measured with a Bearer "
+            f"token from its `/token` (what `docker pull` sends), with Basic credentials (cached "
+            f"after the first bcrypt check) and anonymously (public repository); Distribution "
+            f"runs without authentication.\n\n" + t.render())
+
+
+def targets(s: dict, d: dict) -> list:
+    out = []
+    for label, w, dist in _wharf_variants(s):
+        out.append(versus(f"Manifest GET ≥ 5× Distribution's requests/s (Wharf: {label})", w.get("rps"),
+                          dist.get("rps"), 5, detail=f"{fmt(w.get('rps'))} vs {fmt(dist.get('rps'))} req/s"))
+        if w.get("p99_ms") is not None:
+            out.append((f"Manifest GET p99 ≤ 10 ms (Wharf: {label})", fmt(w["p99_ms"], "ms"), w["p99_ms"] <= 10))
+    return out
