@@ -59,9 +59,18 @@ let package = Package(
             ]
         ),
         .target(
-            name: "WharfServer",
+            name: "WharfHub",
             dependencies: [
                 "WharfCore", "WharfStorage", "WharfMetadata", "WharfAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "WharfServer",
+            dependencies: [
+                "WharfCore", "WharfStorage", "WharfMetadata", "WharfAuth", "WharfHub",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -69,14 +78,15 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            resources: [.copy("API/openapi.json")]
         ),
         .target(name: "CWharfMemory"),
         .target(name: "CWharfFiles"),
         .executableTarget(
             name: "wharf",
             dependencies: [
-                "WharfServer", "CWharfMemory",
+                "WharfServer", "WharfHub", "CWharfMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -84,6 +94,7 @@ let package = Package(
         .testTarget(name: "WharfStorageTests", dependencies: ["WharfStorage"]),
         .testTarget(name: "WharfMetadataTests", dependencies: ["WharfMetadata"]),
         .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth"]),
+        .testTarget(name: "WharfHubTests", dependencies: ["WharfHub"]),
         .testTarget(
             name: "WharfServerTests",
             dependencies: [

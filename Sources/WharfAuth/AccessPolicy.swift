@@ -13,16 +13,47 @@ public struct Principal: Sendable, Equatable {
         self.isAdmin = isAdmin
         self.ceiling = ceiling
     }
+
+    /// Whether the credential is a password (or a session made from one), not a scoped token.
+    public var usedPassword: Bool { ceiling == nil }
 }
 
-/// The one function that decides access to repositories. Every route asks it; nothing else decides.
+/// Something done to one's own account or to the server rather than to a repository.
+public enum AccountAction: String, Sendable, CaseIterable {
+    /// Change one's email, password or defaults.
+    case changeSettings
+    /// Create, list or revoke one's personal access tokens.
+    case manageTokens
+    /// Create an organization (and become its owner).
+    case createOrganization
+    /// Manage users, plans and limits of the whole server.
+    case administerServer
+}
+
+/// Something done to an organization.
+public enum OrganizationAction: String, Sendable, CaseIterable {
+    /// See its settings and teams.
+    case view
+    /// Change settings, teams, members and team permissions.
+    case manage
+}
+
+/// The one place that decides access. Every route and service asks it; nothing else decides.
 ///
+/// Repositories:
 /// - Everyone, anonymous included, may read an existing public repository.
 /// - Administrators may do anything; a user is admin of their own namespace; an organization's
 ///   owners are admins of its repositories.
 /// - Collaborators and team members get the permission they were given.
 /// - A credential with a scope (personal access token) never exceeds that scope.
 /// A missing repository and a private one the subject cannot read give the same answer: no permission.
+///
+/// Accounts and organizations:
+/// - One's own settings and tokens need the password: a token cannot mint or revoke tokens, nor
+///   change the password that would lock its owner out.
+/// - Creating and managing organizations and administering the server need the password or a
+///   token with the widest scope (read-write-delete).
+/// - Owners (and administrators) manage an organization; its members may view it.
 public enum AccessPolicy {
     /// The permission `principal` (nil: anonymous) holds on `repository`, or nil for none.
     public static func permission(of principal: Principal?, on repository: RepositoryName, facts: AccessFacts) -> Permission? {
@@ -43,5 +74,47 @@ public enum AccessPolicy {
     public static func allows(_ principal: Principal?, _ action: RepositoryAction, on repository: RepositoryName, facts: AccessFacts) -> Bool {
         guard let permission = permission(of: principal, on: repository, facts: facts) else { return false }
         return permission >= action.requiredPermission
+    }
+
+    /// Whether `principal` may do `action` on their own account or the server.
+    public static func allows(_ principal: Principal?, _ action: AccountAction) -> Bool {
+        guard let principal else { return false }
+        switch action {
+        case .changeSettings, .manageTokens:
+            return principal.usedPassword
+        case .createOrganization:
+            return fullPower(principal)
+        case .administerServer:
+            return principal.isAdmin && fullPower(principal)
+        }
+    }
+
+    /// Whether `principal` may do `action` on an organization.
+    public static func allows(_ principal: Principal?, _ action: OrganizationAction, facts: OrganizationFacts) -> Bool {
+        guard let principal, facts.exists else { return false }
+        switch action {
+        case .view:
+            return principal.isAdmin || facts.isMember || facts.isOwner
+        case .manage:
+            return (principal.isAdmin || facts.isOwner) && fullPower(principal)
+        }
+    }
+
+    /// A password, or a token whose scope is everything.
+    private static func fullPower(_ principal: Principal) -> Bool {
+        principal.ceiling == nil || principal.ceiling == .admin
+    }
+}
+
+extension RepositoryAction {
+    /// The action a registry token scope names (`pull`, `push`, `delete`, `*`), nil for unknown ones.
+    public init?(tokenAction: String) {
+        switch tokenAction {
+        case "pull": self = .pull
+        case "push": self = .push
+        case "delete": self = .delete
+        case "*": self = .manage
+        default: return nil
+        }
     }
 }

@@ -3,7 +3,12 @@ import WharfCore
 import WharfMetadata
 
 /// Turns credentials into a `Principal`: passwords (bcrypt), personal access tokens and refresh
-/// tokens, with failed attempts throttled per account and per client address.
+/// tokens.
+///
+/// Failed password attempts are throttled per (account, client address), and per address for
+/// names that do not exist, so that guessing from one address stops while the account's owner,
+/// elsewhere, still logs in; behind a NAT or a load balancer nobody locks everyone else out.
+/// Personal access tokens cannot be guessed and are never throttled.
 public struct Authenticator: Sendable {
     /// Why authentication failed.
     public enum Failure: Error, Equatable {
@@ -16,33 +21,44 @@ public struct Authenticator: Sendable {
     public let accounts: any AccountStore
     public let hasher: PasswordHasher
     public let throttle: LoginThrottle
+    public let clock: any WallClock
     let verified: VerifiedCredentialCache
 
-    public init(accounts: any AccountStore, hasher: PasswordHasher = PasswordHasher(), throttle: LoginThrottle = LoginThrottle(),
-                verified: VerifiedCredentialCache = VerifiedCredentialCache()) {
+    public init(accounts: any AccountStore, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock(),
+                throttle: LoginThrottle? = nil, verified: VerifiedCredentialCache = VerifiedCredentialCache()) {
         self.accounts = accounts
         self.hasher = hasher
-        self.throttle = throttle
+        self.clock = clock
+        self.throttle = throttle ?? LoginThrottle(clock: clock)
         self.verified = verified
     }
 
     /// Checks `username` with a password or a personal access token.
     public func authenticate(username: String, secret: String, clientAddress: String?) async throws -> Principal {
-        let keys = ["account:\(username)"] + (clientAddress.map { ["address:\($0)"] } ?? [])
-        if let wait = throttle.retryAfter(keys) { throw Failure.throttled(retryAfter: wait) }
-        // Tokens are cheap to check and must stop working the moment they are revoked: only passwords are cached.
-        let principal = secret.hasPrefix(SecretToken.personalPrefix)
-            ? try await verify(username: username, secret: secret)
-            : try await verified.principal(username: username, secret: secret) {
-                try await verify(username: username, secret: secret)
-            }
-        if let principal {
-            throttle.recordSuccess([keys[0]])
+        if secret.hasPrefix(SecretToken.personalPrefix) {
+            // Tokens are cheap to check and must stop working the moment they are revoked: never cached, never throttled.
+            guard let principal = try await verify(username: username, secret: secret) else { throw Failure.invalidCredentials }
             return principal
         }
-        throttle.recordFailure(keys)
-        if let wait = throttle.retryAfter(keys) { throw Failure.throttled(retryAfter: wait) }
+        let key = try await throttleKey(username: username, clientAddress: clientAddress)
+        if let wait = throttle.retryAfter(key) { throw Failure.throttled(retryAfter: wait) }
+        let principal = try await verified.principal(username: username, secret: secret, now: clock.now) {
+            try await verify(username: username, secret: secret)
+        }
+        if let principal {
+            throttle.recordSuccess(key)
+            return principal
+        }
+        throttle.recordFailure(key)
+        if let wait = throttle.retryAfter(key) { throw Failure.throttled(retryAfter: wait) }
         throw Failure.invalidCredentials
+    }
+
+    /// Failures count per (account, address); for a name no account has, per address alone.
+    private func throttleKey(username: String, clientAddress: String?) async throws -> String {
+        let address = clientAddress ?? "-"
+        guard try await accounts.account(username) != nil else { return "unknown|\(address)" }
+        return "account|\(username)|\(address)"
     }
 
     private func verify(username: String, secret: String) async throws -> Principal? {
@@ -50,7 +66,7 @@ public struct Authenticator: Sendable {
             return nil
         }
         if secret.hasPrefix(SecretToken.personalPrefix) {
-            guard let token = try await accounts.token(hash: SecretToken.hash(secret), at: Date()),
+            guard let token = try await accounts.token(hash: SecretToken.hash(secret), at: clock.now),
                   token.kind == .personal, token.account == account.name else { return nil }
             try await touch(token)
             return Principal(name: account.name, isAdmin: account.isAdmin, ceiling: token.scope.ceiling)
@@ -66,7 +82,7 @@ public struct Authenticator: Sendable {
 
     /// The principal a bearer personal access token (or refresh token, when `allowRefresh`) stands for.
     public func authenticate(token secret: String, allowRefresh: Bool = false) async throws -> Principal? {
-        guard let token = try await accounts.token(hash: SecretToken.hash(secret), at: Date()),
+        guard let token = try await accounts.token(hash: SecretToken.hash(secret), at: clock.now),
               token.kind == .personal || (allowRefresh && token.kind == .refresh),
               let account = try await accounts.account(token.account), !account.disabled
         else { return nil }
@@ -76,7 +92,7 @@ public struct Authenticator: Sendable {
 
     /// Records that a token was used, at most once a minute (a write on every request would be costly).
     private func touch(_ token: AccessToken) async throws {
-        let now = Date()
+        let now = clock.now
         if let last = token.lastUsedAt, now.timeIntervalSince(last) < 60 { return }
         try await accounts.touchToken(token.id, at: now)
     }
@@ -97,7 +113,7 @@ public struct Authenticator: Sendable {
         }
         let token = AccessToken(id: SecretToken.identifier(), account: principal.name,
                                 name: "login (\(clientID ?? "registry client"))", kind: .refresh, scope: scope,
-                                expiresAt: Date().addingTimeInterval(90 * 24 * 3600))
+                                createdAt: clock.now, expiresAt: clock.now.addingTimeInterval(90 * 24 * 3600))
         try await accounts.createToken(token, hash: SecretToken.hash(secret))
         return secret
     }

@@ -18,6 +18,13 @@ public enum SecretToken {
         return prefix + encoded
     }
 
+    /// A random password of `length` letters and digits (safe on any command line: never starts with `-`).
+    public static func generatePassword(length: Int = 20) -> String {
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+
     /// The stored form of `secret`.
     public static func hash(_ secret: String) -> String {
         SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()

@@ -1,6 +1,7 @@
 import Foundation
 import JWTKit
 import Synchronization
+import WharfCore
 
 /// One resource's granted actions inside a registry token (`access` claim).
 public struct ResourceAccess: Codable, Sendable, Equatable {
@@ -51,10 +52,8 @@ public struct RegistryTokenClaims: JWTPayload {
     public var jti: IDClaim
     public var access: [ResourceAccess]
 
-    public func verify(using algorithm: some JWTAlgorithm) async throws {
-        try exp.verifyNotExpired(currentDate: Date().addingTimeInterval(-TokenService.leeway))
-        try nbf.verifyNotBefore(currentDate: Date().addingTimeInterval(TokenService.leeway))
-    }
+    /// Times are checked by `TokenService.verify` against its clock, not here.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 
     /// The actions granted on `name` of `type`.
     public func actions(on type: String, _ name: String) -> Set<String> {
@@ -70,12 +69,14 @@ public struct TokenService: Sendable {
     public let issuer: String
     public let service: String
     public let lifetime: TimeInterval
+    public let clock: any WallClock
     private let keys: JWTKeyCollection
     private let verified = VerifiedTokenCache()
     private static let kid = JWKIdentifier(string: "wharf-token-signing")
 
     /// Loads the ES256 signing key from `keyPath`, creating it (mode 0600) when absent.
-    public static func load(keyPath: String, issuer: String = "wharf", service: String, lifetime: TimeInterval = 300) async throws -> TokenService {
+    public static func load(keyPath: String, issuer: String = "wharf", service: String, lifetime: TimeInterval = 300,
+                            clock: any WallClock = SystemClock()) async throws -> TokenService {
         let key: ES256PrivateKey
         if let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) {
             key = try ES256PrivateKey(pem: pem)
@@ -86,11 +87,12 @@ public struct TokenService: Sendable {
         }
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: key, kid: kid)
-        return TokenService(issuer: issuer, service: service, lifetime: lifetime, keys: keys)
+        return TokenService(issuer: issuer, service: service, lifetime: lifetime, clock: clock, keys: keys)
     }
 
     /// A signed token for `subject` ("" for anonymous) granting `access`.
-    public func issue(subject: String, access: [ResourceAccess], now: Date = Date()) async throws -> String {
+    public func issue(subject: String, access: [ResourceAccess]) async throws -> String {
+        let now = clock.now
         let claims = RegistryTokenClaims(
             iss: .init(value: issuer), sub: .init(value: subject), aud: .init(value: [service]),
             exp: .init(value: now.addingTimeInterval(lifetime)), nbf: .init(value: now.addingTimeInterval(-1)),
@@ -102,11 +104,14 @@ public struct TokenService: Sendable {
     /// The claims of a token this service issued; throws when forged, expired or meant for another service.
     public func verify(_ token: String) async throws -> RegistryTokenClaims {
         // ECDSA verification costs far more than serving a manifest: remember tokens already checked.
-        if let claims = verified.claims(for: token, now: Date().addingTimeInterval(-Self.leeway)) { return claims }
+        let now = clock.now
+        if let claims = verified.claims(for: token, now: now.addingTimeInterval(-Self.leeway)) { return claims }
         let claims = try await keys.verify(token, as: RegistryTokenClaims.self)
         guard claims.iss.value == issuer, claims.aud.value.contains(service) else {
             throw JWTError.claimVerificationFailure(failedClaim: claims.aud, reason: "token was issued for another registry")
         }
+        try claims.exp.verifyNotExpired(currentDate: now.addingTimeInterval(-Self.leeway))
+        try claims.nbf.verifyNotBefore(currentDate: now.addingTimeInterval(Self.leeway))
         verified.remember(claims, for: token)
         return claims
     }
@@ -131,7 +136,7 @@ final class VerifiedTokenCache: Sendable {
     func remember(_ claims: RegistryTokenClaims, for token: String) {
         entries.withLock { entries in
             if entries.count >= capacity {
-                let now = Date()
+                let now = claims.iat.value
                 entries = entries.filter { $0.value.exp.value > now }
                 if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             }

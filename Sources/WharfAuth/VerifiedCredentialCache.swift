@@ -73,17 +73,17 @@ public final class VerifiedCredentialCache: Sendable {
         case .fresh(let principal):
             return principal
         case .renew(let principal):
-            Task { try? await self.settle(key, username: username, verify: verify) }
+            Task { try? await self.settle(key, username: username, now: now, verify: verify) }
             return principal
         case .join(let flight):
             return try await flight.value
         case .verify:
-            return try await settle(key, username: username, verify: verify)
+            return try await settle(key, username: username, now: now, verify: verify)
         }
     }
 
     /// Runs `verify` as the one flight for `key`, then remembers or forgets the outcome.
-    private func settle(_ key: SHA256Digest, username: String,
+    private func settle(_ key: SHA256Digest, username: String, now: Date,
                         verify: @escaping @Sendable () async throws -> Principal?) async throws -> Principal? {
         let flight = state.withLock { state in
             if let existing = state.flights[key] { return existing }
@@ -104,7 +104,7 @@ public final class VerifiedCredentialCache: Sendable {
         state.withLock { state in
             state.flights[key] = nil
             if let result {
-                store(result, key: key, username: username, now: Date(), in: &state)
+                store(result, key: key, username: username, now: now, in: &state)
             } else {
                 state.entries[key] = nil
             }

@@ -26,6 +26,8 @@ public struct RegistryError: Error, Sendable, Equatable {
         public static let nameInvalid = Code("NAME_INVALID", 400)
         public static let nameUnknown = Code("NAME_UNKNOWN", 404)
         public static let sizeInvalid = Code("SIZE_INVALID", 400)
+        /// A manifest PUT to a reference that is not a valid tag.
+        public static let tagInvalid = Code("TAG_INVALID", 400)
         public static let unauthorized = Code("UNAUTHORIZED", 401)
         public static let denied = Code("DENIED", 403)
         public static let unsupported = Code("UNSUPPORTED", 405)

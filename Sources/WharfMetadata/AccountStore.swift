@@ -5,9 +5,12 @@ import WharfCore
 /// repository visibility: everything the access policy reads.
 public protocol AccountStore: Sendable {
     // MARK: Accounts
-    /// Creates the account; throws `AccountStoreError.exists` when the name is taken.
+    /// Creates the account; throws `StoreError.exists` when the name is taken.
     func createAccount(_ account: Account) async throws
     func account(_ name: String) async throws -> Account?
+    /// Inside a `Stores.transaction`: the account, held until commit so that checks against it
+    /// (plan limits) cannot race (PostgreSQL `FOR UPDATE`; SQLite's single writer already holds everything).
+    func lockAccount(_ name: String) async throws -> Account?
     /// Every account, users and organizations, by name.
     func accounts() async throws -> [Account]
     /// Applies the non-nil changes; false when the account does not exist.
@@ -23,21 +26,6 @@ public protocol AccountStore: Sendable {
     /// Deletes the account's token; false when there is none with that id.
     func revokeToken(_ id: String, of account: String) async throws -> Bool
     func touchToken(_ id: String, at time: Date) async throws
-
-    // MARK: Repositories
-    func repositoryInfo(_ name: RepositoryName) async throws -> RepositoryInfo?
-    /// Creates an empty repository; throws `AccountStoreError.exists` when it exists.
-    func createRepository(_ name: RepositoryName, isPrivate: Bool, description: String) async throws
-    /// Applies visibility and/or description; false when the repository does not exist.
-    func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?) async throws -> Bool
-    /// Private repositories in the namespace.
-    func privateRepositoryCount(in namespace: String) async throws -> Int
-    /// Repositories of a namespace, by name.
-    func repositories(in namespace: String) async throws -> [RepositoryInfo]
-    /// Deletes the repository with its manifests, tags, links and grants.
-    func deleteRepository(_ name: RepositoryName) async throws -> Bool
-    /// Repository names the subject may pull, in order, after `last`, at most `limit`.
-    func visibleRepositories(to subject: String?, isAdmin: Bool, after last: String?, limit: Int) async throws -> [RepositoryName]
 
     // MARK: Collaborators
     func setCollaborator(_ account: String, permission: Permission, on repository: RepositoryName) async throws
@@ -60,10 +48,14 @@ public protocol AccountStore: Sendable {
     // MARK: Policy input
     /// What the access policy needs to know about `subject` and `repository`, in one read.
     func accessFacts(for subject: String?, on repository: RepositoryName) async throws -> AccessFacts
+    /// The facts of `subject` on every repository in name order strictly after `last`, at most `limit`, in one read.
+    func accessFacts(for subject: String?, after last: String?, limit: Int) async throws -> [(RepositoryName, AccessFacts)]
+    /// What the access policy needs to know about `subject` and `organization`.
+    func organizationFacts(for subject: String, on organization: String) async throws -> OrganizationFacts
 }
 
 /// Errors of the account store that callers turn into client errors.
-public enum AccountStoreError: Error, Equatable {
+public enum StoreError: Error, Equatable {
     case exists
     case notFound
 }
@@ -153,12 +145,35 @@ public struct AccessToken: Sendable, Equatable {
     }
 }
 
+/// What the access policy needs to know about one subject and one organization.
+public struct OrganizationFacts: Sendable, Equatable {
+    /// An organization account of that name exists.
+    public var exists: Bool
+    /// The subject is in the organization's owners team.
+    public var isOwner: Bool
+    /// The subject is in any of its teams.
+    public var isMember: Bool
+
+    public init(exists: Bool = false, isOwner: Bool = false, isMember: Bool = false) {
+        self.exists = exists
+        self.isOwner = isOwner
+        self.isMember = isMember
+    }
+}
+
 /// A repository's hub-level facts.
 public struct RepositoryInfo: Sendable, Equatable {
     public var name: RepositoryName
     public var isPrivate: Bool
     public var description: String
     public var createdAt: Date
+
+    public init(name: RepositoryName, isPrivate: Bool, description: String, createdAt: Date) {
+        self.name = name
+        self.isPrivate = isPrivate
+        self.description = description
+        self.createdAt = createdAt
+    }
 }
 
 /// A team of an organization.
@@ -166,6 +181,12 @@ public struct Team: Sendable, Equatable {
     public var name: String
     public var members: [String]
     public var repositories: [String: Permission]
+
+    public init(name: String, members: [String], repositories: [String: Permission]) {
+        self.name = name
+        self.members = members
+        self.repositories = repositories
+    }
 }
 
 /// Everything the access policy reads about one subject and one repository.

@@ -15,6 +15,17 @@ public protocol MetadataStore: Sendable {
     func repositoryExists(_ name: RepositoryName) async throws -> Bool
     /// Repository names in lexical order, strictly after `last`, at most `limit`.
     func repositories(after last: String?, limit: Int) async throws -> [RepositoryName]
+    func repositoryInfo(_ name: RepositoryName) async throws -> RepositoryInfo?
+    /// Creates an empty repository; throws `StoreError.exists` when it exists.
+    func createRepository(_ name: RepositoryName, isPrivate: Bool, description: String) async throws -> RepositoryInfo
+    /// Applies visibility and/or description; returns the changed repository, nil when it does not exist.
+    func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?) async throws -> RepositoryInfo?
+    /// Private repositories in the namespace.
+    func privateRepositoryCount(in namespace: String) async throws -> Int
+    /// Repositories of a namespace, by name.
+    func repositories(in namespace: String) async throws -> [RepositoryInfo]
+    /// Deletes the repository with its manifests, tags, links and grants; false when unknown.
+    func deleteRepository(_ name: RepositoryName) async throws -> Bool
 
     // MARK: Blobs
 
@@ -54,7 +65,7 @@ public protocol MetadataStore: Sendable {
     func upload(_ id: String) async throws -> UploadSession?
     /// Records the new size and activity time of an upload.
     func updateUpload(_ id: String, size: Int64, at time: Date) async throws
-    /// Ends the upload and links its blob into the repository, in one step.
+    /// Ends the upload and links its blob into the repository, in one step; `StoreError.notFound` when unknown.
     func completeUpload(_ id: String, digest: Digest, size: Int64) async throws
     /// Ends the upload without a blob; false when unknown.
     func deleteUpload(_ id: String) async throws -> Bool

@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import WharfCore
 
 /// Versioned schema migrations, applied in order, each in its own transaction.
 enum Migrations {
@@ -154,10 +155,40 @@ enum Migrations {
             """,
             "CREATE INDEX team_repositories_by_repository ON team_repositories(repository)",
         ] },
+        Step(version: 3, name: "events outbox, job queue") { f in [
+            """
+            CREATE TABLE events (
+                id \(f.autoIncrementKey),
+                kind TEXT NOT NULL,
+                repository TEXT NOT NULL,
+                actor TEXT,
+                tag TEXT,
+                digest TEXT,
+                created_at \(f.timeType) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE jobs (
+                id \(f.autoIncrementKey),
+                kind TEXT NOT NULL,
+                unique_key TEXT UNIQUE,
+                payload TEXT NOT NULL,
+                state TEXT NOT NULL,
+                run_at \(f.timeType) NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                max_attempts INTEGER NOT NULL,
+                last_error TEXT,
+                lease_owner TEXT,
+                lease_until \(f.timeType),
+                created_at \(f.timeType) NOT NULL
+            )
+            """,
+            "CREATE INDEX jobs_due ON jobs(state, run_at)",
+        ] },
     ]
 
     /// Applies every step newer than the database's version.
-    static func run(on access: any SQLDatabaseAccess) async throws {
+    static func run(on access: any SQLDatabaseAccess, clock: any WallClock) async throws {
         let flavor = access.flavor
         try await access.transaction { db in
             try await db.raw("""
@@ -174,7 +205,7 @@ enum Migrations {
                 }
                 try await db.raw("""
                     INSERT INTO schema_migrations (version, name, applied_at)
-                    VALUES (\(bind: step.version), \(bind: step.name), \(bind: Date().timeIntervalSince1970))
+                    VALUES (\(bind: step.version), \(bind: step.name), \(bind: clock.now.timeIntervalSince1970))
                     """).run()
             }
         }

@@ -52,6 +52,9 @@ public final class ReadCache: Sendable {
         self.budget = budget
     }
 
+    /// A cache that keeps nothing: every read goes to the database.
+    static let passThrough = ReadCache(budget: 0)
+
     /// The current generation; capture it before reading what will be stored.
     var generation: UInt64 { generationCounter.load(ordering: .acquiring) }
 
@@ -76,7 +79,7 @@ public final class ReadCache: Sendable {
 
     func store(_ value: Value, for key: String, readAt generation: UInt64) {
         let cost = value.cost
-        guard cost <= budget / 16 else { return }
+        guard budget > 0, cost <= budget / 16 else { return }
         state.withLock { state in
             if state.cost + cost > budget {
                 state.entries.removeAll(keepingCapacity: true)

@@ -4,10 +4,10 @@ import WharfCore
 
 extension SQLAccountStore {
     public func createOrganization(_ name: String, owner: String) async throws {
-        let now = Date().timeIntervalSince1970
+        let now = clock.now.timeIntervalSince1970
         try await access.transaction { db in
             guard try await db.raw("SELECT 1 AS ok FROM accounts WHERE name = \(bind: name)").first() == nil else {
-                throw AccountStoreError.exists
+                throw StoreError.exists
             }
             try await db.raw("""
                 INSERT INTO accounts (name, kind, is_admin, disabled, default_private, created_at)
@@ -26,12 +26,13 @@ extension SQLAccountStore {
     }
 
     public func createTeam(_ team: TeamName, in organization: String) async throws {
+        let now = clock.now.timeIntervalSince1970
         try await access.transaction { db in
             guard try await db.raw("""
                 SELECT 1 AS ok FROM teams WHERE organization = \(bind: organization) AND name = \(bind: team.value)
-                """).first() == nil else { throw AccountStoreError.exists }
+                """).first() == nil else { throw StoreError.exists }
             try await db.raw("""
-                INSERT INTO teams (organization, name, created_at) VALUES (\(bind: organization), \(bind: team.value), \(bind: Date().timeIntervalSince1970))
+                INSERT INTO teams (organization, name, created_at) VALUES (\(bind: organization), \(bind: team.value), \(bind: now))
                 """).run()
         }
     }
@@ -106,10 +107,10 @@ extension SQLAccountStore {
         )
     }
 
-    /// Throws `AccountStoreError.notFound` unless the team exists.
+    /// Throws `StoreError.notFound` unless the team exists.
     private static func requireTeam(_ team: TeamName, in organization: String, db: any SQLDatabase) async throws {
         guard try await db.raw("""
             SELECT 1 AS ok FROM teams WHERE organization = \(bind: organization) AND name = \(bind: team.value)
-            """).first() != nil else { throw AccountStoreError.notFound }
+            """).first() != nil else { throw StoreError.notFound }
     }
 }

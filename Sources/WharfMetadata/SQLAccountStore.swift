@@ -5,10 +5,12 @@ import WharfCore
 /// `AccountStore` over the same SQL database as the registry metadata.
 public struct SQLAccountStore: AccountStore {
     let access: any SQLDatabaseAccess
+    let clock: any WallClock
 
-    /// The store over `access`, whose schema `SQLMetadataStore.open` has migrated.
-    public init(_ access: any SQLDatabaseAccess) {
+    /// The store over `access`, whose schema `Migrations.run` has brought up to date.
+    init(access: any SQLDatabaseAccess, clock: any WallClock) {
         self.access = access
+        self.clock = clock
     }
 
     var db: any SQLDatabase { access.reader }
@@ -18,7 +20,7 @@ public struct SQLAccountStore: AccountStore {
     public func createAccount(_ a: Account) async throws {
         try await access.transaction { db in
             guard try await db.raw("SELECT 1 AS ok FROM accounts WHERE name = \(bind: a.name)").first() == nil else {
-                throw AccountStoreError.exists
+                throw StoreError.exists
             }
             try await db.raw("""
                 INSERT INTO accounts (name, kind, email, password_hash, is_admin, disabled, private_repo_limit, default_private, created_at)
@@ -34,6 +36,11 @@ public struct SQLAccountStore: AccountStore {
             return try await read()
         }
         return account
+    }
+
+    public func lockAccount(_ name: String) async throws -> Account? {
+        let lock: SQLQueryString = access.flavor == .postgres ? "FOR UPDATE" : ""
+        return try await db.raw("SELECT * FROM accounts WHERE name = \(bind: name) \(lock)").first().map(Self.decodeAccount)
     }
 
     public func accounts() async throws -> [Account] {

@@ -33,6 +33,8 @@ public enum SQLFlavor: Sendable {
     var bytesType: String { self == .sqlite ? "BLOB" : "BYTEA" }
     /// The column type for timestamps (seconds since 1970).
     var timeType: String { self == .sqlite ? "REAL" : "DOUBLE PRECISION" }
+    /// An auto-incremented 64-bit primary key column.
+    var autoIncrementKey: String { self == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY" }
     /// The collation that orders text by bytes.
     var byteCollation: String { self == .sqlite ? "BINARY" : "\"C\"" }
 }

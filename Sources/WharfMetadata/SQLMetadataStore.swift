@@ -5,44 +5,22 @@ import WharfCore
 /// `MetadataStore` over any SQL database SQLKit speaks (SQLite by default, PostgreSQL later).
 public struct SQLMetadataStore: MetadataStore {
     let access: any SQLDatabaseAccess
+    let clock: any WallClock
 
-    /// Wraps `access` and brings its schema up to date.
-    public static func open(_ access: any SQLDatabaseAccess) async throws -> SQLMetadataStore {
-        try await Migrations.run(on: access)
-        return SQLMetadataStore(access: access)
+    /// The store over `access`, whose schema `Migrations.run` has brought up to date.
+    init(access: any SQLDatabaseAccess, clock: any WallClock) {
+        self.access = access
+        self.clock = clock
     }
 
-    private var db: any SQLDatabase { access.reader }
-    private static var now: Double { Date().timeIntervalSince1970 }
+    var db: any SQLDatabase { access.reader }
+    private var now: Double { clock.now.timeIntervalSince1970 }
 
     public func checkHealth() async throws {
         _ = try await db.raw("SELECT 1 AS ok").all()
     }
 
     // MARK: Repositories
-
-    public func repositoryExists(_ name: RepositoryName) async throws -> Bool {
-        let read = { try await db.raw("SELECT 1 AS ok FROM repositories WHERE name = \(bind: name.value)").first() != nil }
-        guard case .flag(let exists) = try await access.cache.cached("exists|\(name.value)", read: { .flag(try await read()) }) else {
-            return try await read()
-        }
-        return exists
-    }
-
-    public func repositories(after last: String?, limit: Int) async throws -> [RepositoryName] {
-        try await db.raw("""
-            SELECT name FROM repositories WHERE name > \(bind: last ?? "") ORDER BY name LIMIT \(bind: limit)
-            """).all().compactMap { RepositoryName(try $0.decode(column: "name", as: String.self)) }
-    }
-
-    private static func ensureRepository(_ name: RepositoryName, in db: any SQLDatabase) async throws {
-        try await db.raw("""
-            INSERT INTO repositories (name, namespace, created_at, is_private)
-            VALUES (\(bind: name.value), \(bind: String(name.namespace)), \(bind: now),
-                    COALESCE((SELECT default_private FROM accounts WHERE name = \(bind: String(name.namespace))), FALSE))
-            ON CONFLICT (name) DO NOTHING
-            """).run()
-    }
 
     // MARK: Blobs
 
@@ -63,13 +41,14 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func linkBlob(_ digest: Digest, size: Int64, into repository: RepositoryName) async throws {
+        let now = self.now
         try await access.transaction { db in
-            try await Self.link(digest, size: size, into: repository, in: db)
+            try await Self.link(digest, size: size, into: repository, at: now, in: db)
         }
     }
 
-    private static func link(_ digest: Digest, size: Int64, into repository: RepositoryName, in db: any SQLDatabase) async throws {
-        try await ensureRepository(repository, in: db)
+    private static func link(_ digest: Digest, size: Int64, into repository: RepositoryName, at now: Double, in db: any SQLDatabase) async throws {
+        try await ensureRepository(repository, at: Date(timeIntervalSince1970: now), in: db)
         try await db.raw("""
             INSERT INTO blobs (digest, size, created_at) VALUES (\(bind: digest.description), \(bind: size), \(bind: now))
             ON CONFLICT (digest) DO NOTHING
@@ -92,8 +71,9 @@ public struct SQLMetadataStore: MetadataStore {
 
     public func putManifest(_ manifest: StoredManifest, tag: Tag?, in repository: RepositoryName) async throws {
         let annotations = try manifest.annotations.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        let now = self.now
         try await access.transaction { db in
-            try await Self.ensureRepository(repository, in: db)
+            try await Self.ensureRepository(repository, at: Date(timeIntervalSince1970: now), in: db)
             try await db.raw("""
                 INSERT INTO manifests (repository, digest, media_type, artifact_type, subject, annotations, content, created_at)
                 VALUES (\(bind: repository.value), \(bind: manifest.digest.description), \(bind: manifest.mediaType),
@@ -112,7 +92,7 @@ public struct SQLMetadataStore: MetadataStore {
             if let tag {
                 try await db.raw("""
                     INSERT INTO tags (repository, name, manifest, updated_at)
-                    VALUES (\(bind: repository.value), \(bind: tag.value), \(bind: manifest.digest.description), \(bind: Self.now))
+                    VALUES (\(bind: repository.value), \(bind: tag.value), \(bind: manifest.digest.description), \(bind: now))
                     ON CONFLICT (repository, name) DO UPDATE SET manifest = excluded.manifest, updated_at = excluded.updated_at
                     """).run()
             }
@@ -253,12 +233,13 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func completeUpload(_ id: String, digest: Digest, size: Int64) async throws {
+        let now = self.now
         try await access.transaction { db in
             guard let row = try await db.raw("SELECT repository FROM uploads WHERE id = \(bind: id)").first(),
                   let repository = RepositoryName(try row.decode(column: "repository", as: String.self))
-            else { throw RegistryError.uploadUnknown(id) }
+            else { throw StoreError.notFound }
             try await db.raw("DELETE FROM uploads WHERE id = \(bind: id)").run()
-            try await Self.link(digest, size: size, into: repository, in: db)
+            try await Self.link(digest, size: size, into: repository, at: now, in: db)
         }
     }
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import WharfCore
-import WharfMetadata
+import WharfHub
 
 /// `wharf org …`: organizations and teams from the command line.
 struct OrgCommand: AsyncParsableCommand {
@@ -16,13 +16,7 @@ struct OrgCommand: AsyncParsableCommand {
         @Option(help: "The user who becomes the first owner.") var owner: String
 
         func run() async throws {
-            guard AccountName(name) != nil else { throw ValidationError("organization names are 4 to 30 lowercase letters and digits, not reserved") }
-            try await store.withAccounts { accounts in
-                guard try await accounts.account(owner)?.kind == .user else { throw ValidationError("no user named \(owner)") }
-                do { try await accounts.createOrganization(name, owner: owner) } catch AccountStoreError.exists {
-                    throw ValidationError("the name \(name) is taken")
-                }
-            }
+            try await store.withHub { _ = try await $0.organizations.create(name, owner: owner, by: Hub.commandLine) }
             print("created organization \(name) owned by \(owner)")
         }
     }
@@ -32,13 +26,11 @@ struct OrgCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await store.withAccounts { accounts in
-                for org in try await accounts.accounts() where org.kind == .organization {
-                    print(org.name)
-                    for team in try await accounts.teams(in: org.name) {
-                        let grants = team.repositories.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                        print("  \(team.name): \(team.members.joined(separator: ", "))\(grants.isEmpty ? "" : "  [\(grants)]")")
-                    }
+            for org in try await store.withHub({ try await $0.organizations.all(by: Hub.commandLine) }) {
+                print(org.account.name)
+                for team in org.teams {
+                    let grants = team.repositories.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                    print("  \(team.name): \(team.members.joined(separator: ", "))\(grants.isEmpty ? "" : "  [\(grants)]")")
                 }
             }
         }
@@ -51,8 +43,7 @@ struct OrgCommand: AsyncParsableCommand {
         @Argument var team: String
 
         func run() async throws {
-            guard let name = TeamName(team) else { throw ValidationError("team names are 1 to 30 of a-z, 0-9, - and _") }
-            try await store.withAccounts { try await $0.createTeam(name, in: organization) }
+            try await store.withHub { _ = try await $0.organizations.createTeam(team, in: organization, by: Hub.commandLine) }
             print("created team \(organization)/\(team)")
         }
     }
@@ -65,11 +56,7 @@ struct OrgCommand: AsyncParsableCommand {
         @Argument var user: String
 
         func run() async throws {
-            guard let name = TeamName(team) else { throw ValidationError("invalid team name") }
-            try await store.withAccounts { accounts in
-                guard try await accounts.account(user)?.kind == .user else { throw ValidationError("no user named \(user)") }
-                try await accounts.addTeamMember(user, to: name, in: organization)
-            }
+            try await store.withHub { _ = try await $0.organizations.addMember(user, to: team, in: organization, by: Hub.commandLine) }
             print("added \(user) to \(organization)/\(team)")
         }
     }
@@ -83,12 +70,10 @@ struct OrgCommand: AsyncParsableCommand {
         @Argument(help: "read, write or admin.") var permission: String
 
         func run() async throws {
-            guard let name = TeamName(team), let level = Permission(name: permission),
-                  let repo = RepositoryName("\(organization)/\(repository)") else {
-                throw ValidationError("check the team name, repository name and permission (read, write, admin)")
+            try await store.withHub {
+                _ = try await $0.organizations.grant(team, permission: permission, on: repository, in: organization, by: Hub.commandLine)
             }
-            try await store.withAccounts { try await $0.setTeamPermission(level, on: repo.value, for: name, in: organization) }
-            print("granted \(permission) on \(repo) to \(organization)/\(team)")
+            print("granted \(permission) on \(organization)/\(repository) to \(organization)/\(team)")
         }
     }
 }

@@ -1,25 +1,32 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WharfHub
 import WharfMetadata
+import WharfStorage
 
-/// The data directory an operator command works on, with the account store opened over it.
+/// The data directory an operator command works on, with the hub's services opened over it.
 struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Folder with wharf.db [WHARF_DATA_DIR] (default: ./wharf-data).")
     var dataDirectory: String?
 
-    /// Opens the database (migrating it if needed), runs `body`, and closes it.
-    func withAccounts<R>(_ body: (SQLAccountStore) async throws -> R) async throws -> R {
+    /// Opens the database (migrating it if needed), runs `body` with the services, and closes it.
+    /// A rule the command breaks is reported as the services word it.
+    func withHub<R>(_ body: (Hub) async throws -> R) async throws -> R {
         let folder = dataDirectory ?? ProcessInfo.processInfo.environment["WHARF_DATA_DIR"] ?? "./wharf-data"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var logger = Logger(label: "wharf")
         logger.logLevel = .error
         let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", readers: 1, logger: logger)
-        _ = try await SQLMetadataStore.open(access)
         do {
-            let result = try await body(SQLAccountStore(access))
+            let stores = try await Stores.open(access)
+            let hub = Hub(stores: stores, blobs: try FileSystemBlobStore(root: folder), settings: HubSettings())
+            let result = try await body(hub)
             try await access.shutdown()
             return result
+        } catch let error as HubError {
+            try? await access.shutdown()
+            throw ValidationError(error.message)
         } catch {
             try? await access.shutdown()
             throw error

@@ -2,8 +2,7 @@ import ArgumentParser
 import Foundation
 import WharfAuth
 import WharfCore
-import WharfMetadata
-import WharfServer
+import WharfHub
 
 /// `wharf user …`: account administration from the command line.
 struct UserCommand: AsyncParsableCommand {
@@ -24,17 +23,9 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             guard passwordStdin else { throw ValidationError("give the password on standard input with --password-stdin") }
             let password = try readPasswordFromStandardInput()
-            try await store.withAccounts { accounts in
-                var account = try await AccountValidation.newUser(
-                    username: name, email: email, password: password, hasher: PasswordHasher(),
-                    isAdmin: admin, allowReserved: true
-                )
-                account.privateRepoLimit = privateRepoLimit
-                do {
-                    try await accounts.createAccount(account)
-                } catch AccountStoreError.exists {
-                    throw ValidationError("the name \(name) is taken")
-                }
+            try await store.withHub { hub in
+                _ = try await hub.accounts.createUser(username: name, email: email, password: password, isAdmin: admin,
+                                                      privateRepoLimit: privateRepoLimit, allowReserved: true)
             }
             print("created user \(name)\(admin ? " (administrator)" : "")")
         }
@@ -45,7 +36,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let accounts = try await store.withAccounts { try await $0.accounts() }
+            let accounts = try await store.withHub { try await $0.accounts.list(by: Hub.commandLine) }
             print("NAME".padding(toLength: 32, withPad: " ", startingAt: 0) + "KIND          ADMIN  DISABLED  PRIVATE-LIMIT")
             for a in accounts {
                 print(a.name.padding(toLength: 32, withPad: " ", startingAt: 0)
@@ -64,8 +55,7 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: "true or false.") var value: String
 
         func run() async throws {
-            let flag = try Bool.parseFlag(value)
-            try await update(store, name, AccountChanges(isAdmin: flag))
+            try await administer(store, name, .init(isAdmin: try Bool.parseFlag(value)))
         }
     }
 
@@ -77,8 +67,8 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let value: Int? = limit == "default" ? nil : Int(limit)
-            guard limit == "default" || (value ?? -1) >= 0 else { throw ValidationError("the limit is a non-negative number or 'default'") }
-            try await update(store, name, AccountChanges(privateRepoLimit: .some(value)))
+            guard limit == "default" || value != nil else { throw ValidationError("the limit is a non-negative number or 'default'") }
+            try await administer(store, name, .init(privateRepoLimit: .some(value)))
         }
     }
 
@@ -86,14 +76,14 @@ struct UserCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disable an account: it can no longer log in or use its tokens.")
         @OptionGroup var store: StoreOptions
         @Argument var name: String
-        func run() async throws { try await update(store, name, AccountChanges(disabled: true)) }
+        func run() async throws { try await administer(store, name, .init(disabled: true)) }
     }
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Enable a disabled account.")
         @OptionGroup var store: StoreOptions
         @Argument var name: String
-        func run() async throws { try await update(store, name, AccountChanges(disabled: false)) }
+        func run() async throws { try await administer(store, name, .init(disabled: false)) }
     }
 
     struct SetPassword: AsyncParsableCommand {
@@ -102,15 +92,17 @@ struct UserCommand: AsyncParsableCommand {
         @Argument var name: String
 
         func run() async throws {
-            let password = try AccountValidation.password(try readPasswordFromStandardInput())
-            try await update(store, name, AccountChanges(passwordHash: try await PasswordHasher().hash(password)))
+            try await administer(store, name, .init(password: try readPasswordFromStandardInput()))
         }
     }
 }
 
-/// Applies `changes` to account `name`, failing clearly when it does not exist.
-func update(_ store: StoreOptions, _ name: String, _ changes: AccountChanges) async throws {
-    let found = try await store.withAccounts { try await $0.updateAccount(name, changes) }
-    guard found else { throw ValidationError("no account named \(name)") }
+/// Applies an operator's `change` to account `name`, failing clearly when it does not exist.
+func administer(_ store: StoreOptions, _ name: String, _ change: AccountService.Administration) async throws {
+    do {
+        try await store.withHub { _ = try await $0.accounts.administer(name, change, by: Hub.commandLine) }
+    } catch let error as ValidationError where error.message == HubError.notFound("account").message {
+        throw ValidationError("no account named \(name)")
+    }
     print("updated \(name)")
 }

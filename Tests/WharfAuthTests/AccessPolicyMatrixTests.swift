@@ -44,13 +44,13 @@ struct AccessPolicyMatrixTests {
 
     @Test("each subject gets exactly its permission on public and private repositories", arguments: rows)
     func matrix(_ row: Row) async throws {
-        try await withAccounts { store in
+        try await withAccounts { stores in
             for isPrivate in [false, true] {
                 let name = RepositoryName(row.repository)!
-                _ = try await store.updateRepository(name, isPrivate: isPrivate, description: nil)
+                _ = try await stores.metadata.updateRepository(name, isPrivate: isPrivate, description: nil)
                 let principal: Principal? = row.subject == "anonymous" ? nil
                     : Principal(name: row.subject, isAdmin: row.subject == "root")
-                let facts = try await store.accessFacts(for: principal?.name, on: name)
+                let facts = try await stores.accounts.accessFacts(for: principal?.name, on: name)
                 let allowed = RepositoryAction.allCases.filter { AccessPolicy.allows(principal, $0, on: name, facts: facts) }
                     .map(\.rawValue).joined(separator: ",")
                 #expect(allowed == (isPrivate ? row.onPrivate : row.onPublic), "private: \(isPrivate)")
@@ -60,12 +60,12 @@ struct AccessPolicyMatrixTests {
 
     @Test("a missing repository and an unreadable private one look the same to outsiders")
     func noExistenceLeak() async throws {
-        try await withAccounts { store in
+        try await withAccounts { stores in
             let secret = RepositoryName("alice/app")!, missing = RepositoryName("alice/nothing")!
-            _ = try await store.updateRepository(secret, isPrivate: true, description: nil)
+            _ = try await stores.metadata.updateRepository(secret, isPrivate: true, description: nil)
             for principal in [nil, Principal(name: "stranger", isAdmin: false)] {
-                let a = AccessPolicy.permission(of: principal, on: secret, facts: try await store.accessFacts(for: principal?.name, on: secret))
-                let b = AccessPolicy.permission(of: principal, on: missing, facts: try await store.accessFacts(for: principal?.name, on: missing))
+                let a = AccessPolicy.permission(of: principal, on: secret, facts: try await stores.accounts.accessFacts(for: principal?.name, on: secret))
+                let b = AccessPolicy.permission(of: principal, on: missing, facts: try await stores.accounts.accessFacts(for: principal?.name, on: missing))
                 #expect(a == nil && b == nil)
             }
         }
@@ -73,9 +73,9 @@ struct AccessPolicyMatrixTests {
 
     @Test("a token's scope caps what its owner may do")
     func ceiling() async throws {
-        try await withAccounts { store in
+        try await withAccounts { stores in
             let name = RepositoryName("alice/app")!
-            let facts = try await store.accessFacts(for: "alice", on: name)
+            let facts = try await stores.accounts.accessFacts(for: "alice", on: name)
             #expect(AccessPolicy.permission(of: Principal(name: "alice", isAdmin: false, ceiling: .read), on: name, facts: facts) == .read)
             #expect(AccessPolicy.permission(of: Principal(name: "alice", isAdmin: false, ceiling: .write), on: name, facts: facts) == .write)
             #expect(AccessPolicy.permission(of: Principal(name: "root", isAdmin: true, ceiling: .read), on: name, facts: facts) == .read)
@@ -83,21 +83,96 @@ struct AccessPolicyMatrixTests {
         }
     }
 
+    @Test("one page of facts agrees with the facts of each repository, for every subject")
+    func factsPage() async throws {
+        try await withAccounts { stores in
+            _ = try await stores.metadata.updateRepository(RepositoryName("alice/app")!, isPrivate: true, description: nil)
+            _ = try await stores.metadata.updateRepository(RepositoryName("acmeorg/tool")!, isPrivate: true, description: nil)
+            for subject in [nil, "alice", "stranger", "reader", "teamwrite", "owner", "root"] as [String?] {
+                let page = try await stores.accounts.accessFacts(for: subject, after: nil, limit: 100)
+                #expect(page.map(\.0.value) == ["acmeorg/other", "acmeorg/tool", "alice/app", "alice/other", "library/nginx"])
+                for (name, facts) in page {
+                    #expect(facts == (try await stores.accounts.accessFacts(for: subject, on: name)), "\(subject ?? "anonymous") on \(name)")
+                }
+            }
+        }
+    }
+
+    static let password = Principal(name: "alice", isAdmin: false)
+    static let readToken = Principal(name: "alice", isAdmin: false, ceiling: .read)
+    static let writeToken = Principal(name: "alice", isAdmin: false, ceiling: .write)
+    static let fullToken = Principal(name: "alice", isAdmin: false, ceiling: .admin)
+    static let adminPassword = Principal(name: "root", isAdmin: true)
+    static let adminWriteToken = Principal(name: "root", isAdmin: true, ceiling: .write)
+    static let adminFullToken = Principal(name: "root", isAdmin: true, ceiling: .admin)
+
+    @Test("account actions: settings and tokens need the password; organizations and administration a full-scope credential")
+    func accountActions() {
+        let cases: [(Principal?, String)] = [
+            (nil, ""),
+            (Self.password, "changeSettings,manageTokens,createOrganization"),
+            (Self.readToken, ""),
+            (Self.writeToken, ""),
+            (Self.fullToken, "createOrganization"),
+            (Self.adminPassword, "changeSettings,manageTokens,createOrganization,administerServer"),
+            (Self.adminWriteToken, ""),
+            (Self.adminFullToken, "createOrganization,administerServer"),
+        ]
+        for (principal, expected) in cases {
+            let allowed = AccountAction.allCases.filter { AccessPolicy.allows(principal, $0) }.map(\.rawValue).joined(separator: ",")
+            #expect(allowed == expected, "\(String(describing: principal))")
+        }
+    }
+
+    @Test("organization actions: owners manage, members view, outsiders nothing; token scopes cap managing")
+    func organizationActions() async throws {
+        try await withAccounts { stores in
+            let cases: [(String, Permission?, Bool, String)] = [
+                ("owner", nil, false, "view,manage"),
+                ("owner", .admin, false, "view,manage"),
+                ("owner", .write, false, "view"),
+                ("teamread", nil, false, "view"),
+                ("stranger", nil, false, ""),
+                ("root", nil, true, "view,manage"),
+                ("root", .read, true, "view"),
+            ]
+            for (subject, ceiling, isAdmin, expected) in cases {
+                let principal = Principal(name: subject, isAdmin: isAdmin, ceiling: ceiling)
+                let facts = try await stores.accounts.organizationFacts(for: subject, on: "acmeorg")
+                let allowed = OrganizationAction.allCases.filter { AccessPolicy.allows(principal, $0, facts: facts) }
+                    .map(\.rawValue).joined(separator: ",")
+                #expect(allowed == expected, "\(subject) with \(String(describing: ceiling))")
+            }
+            let missing = try await stores.accounts.organizationFacts(for: "root", on: "nosuchorg")
+            #expect(!AccessPolicy.allows(Principal(name: "root", isAdmin: true), .view, facts: missing))
+            #expect(!AccessPolicy.allows(nil, .view, facts: try await stores.accounts.organizationFacts(for: "owner", on: "acmeorg")))
+        }
+    }
+
+    @Test("registry token actions name the repository action they need")
+    func tokenActions() {
+        #expect(RepositoryAction(tokenAction: "pull") == .pull)
+        #expect(RepositoryAction(tokenAction: "push") == .push)
+        #expect(RepositoryAction(tokenAction: "delete") == .delete)
+        #expect(RepositoryAction(tokenAction: "*") == .manage)
+        #expect(RepositoryAction(tokenAction: "fly") == nil)
+    }
+
     /// alice owns alice/app and alice/other; reader/writer/manager collaborate on alice/app;
     /// acmeorg (owner: owner) has teams with read/write/admin on acmeorg/tool; root is a server admin.
-    func withAccounts(_ body: (SQLAccountStore) async throws -> Void) async throws {
+    func withAccounts(_ body: (Stores) async throws -> Void) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-auth-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", logger: Logger(label: "test"))
-        _ = try await SQLMetadataStore.open(access)
-        let store = SQLAccountStore(access)
+        let stores = try await Stores.open(access)
+        let store = stores.accounts
         for user in ["alice", "stranger", "reader", "writer", "manager", "teamread", "teamwrite", "teamadmin", "owner", "root"] {
             try await store.createAccount(Account(name: user, kind: .user, isAdmin: user == "root"))
         }
         try await store.createOrganization("acmeorg", owner: "owner")
         for name in ["alice/app", "alice/other", "acmeorg/tool", "acmeorg/other", "library/nginx"] {
-            try await store.createRepository(RepositoryName(name)!, isPrivate: false, description: "")
+            _ = try await stores.metadata.createRepository(RepositoryName(name)!, isPrivate: false, description: "")
         }
         let app = RepositoryName("alice/app")!
         try await store.setCollaborator("reader", permission: .read, on: app)
@@ -111,7 +186,7 @@ struct AccessPolicyMatrixTests {
         try await store.addTeamMember("teamwrite", to: TeamName("writers")!, in: "acmeorg")
         try await store.addTeamMember("teamadmin", to: TeamName("admins")!, in: "acmeorg")
         do {
-            try await body(store)
+            try await body(stores)
         } catch {
             try await access.shutdown()
             throw error

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WharfCore
 @testable import WharfAuth
 
 @Suite("Token service")
@@ -34,9 +35,16 @@ struct TokenServiceTests {
     func refusals() async throws {
         let path = keyPath(), other = keyPath()
         defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: other) }
-        let service = try await TokenService.load(keyPath: path, service: "wharf", lifetime: 60)
-        let expired = try await service.issue(subject: "a", access: [], now: Date().addingTimeInterval(-3600))
-        await #expect(throws: (any Error).self) { try await service.verify(expired) }
+        let clock = ManualClock()
+        let service = try await TokenService.load(keyPath: path, service: "wharf", lifetime: 60, clock: clock)
+        let expiring = try await service.issue(subject: "a", access: [])
+        clock.advance(by: 60 + TokenService.leeway - 1)
+        #expect(try await service.verify(expiring).sub.value == "a")
+        let unverified = try await service.issue(subject: "b", access: [])
+        clock.advance(by: 2)
+        await #expect(throws: (any Error).self) { try await service.verify(expiring) }
+        clock.advance(by: 60 + TokenService.leeway)
+        await #expect(throws: (any Error).self) { try await service.verify(unverified) }
         let foreign = try await TokenService.load(keyPath: other, service: "wharf").issue(subject: "a", access: [])
         await #expect(throws: (any Error).self) { try await service.verify(foreign) }
         let otherAudience = try await TokenService.load(keyPath: path, service: "elsewhere").issue(subject: "a", access: [])
@@ -47,8 +55,9 @@ struct TokenServiceTests {
     }
 
     @Test("scopes parse type, name (with host:port) and actions")
-    func scopes() {
-        #expect(ResourceScope("repository:alice/app:pull,push") == ResourceScope("repository:alice/app:pull,push"))
+    func scopes() throws {
+        let pair = try #require(ResourceScope("repository:alice/app:pull,push"))
+        #expect(pair.type == "repository" && pair.name == "alice/app" && pair.actions == ["pull", "push"])
         let scope = ResourceScope("repository:localhost:5000/app:pull")!
         #expect(scope.name == "localhost:5000/app")
         #expect(scope.actions == ["pull"])
@@ -62,23 +71,27 @@ struct TokenServiceTests {
 struct LoginThrottleTests {
     @Test("repeated failures lock the key out until the lockout passes")
     func locks() {
-        let throttle = LoginThrottle(maxFailures: 3, window: 60, lockout: 30)
-        let now = Date()
-        throttle.recordFailure(["a"], now: now)
-        throttle.recordFailure(["a"], now: now)
-        #expect(throttle.retryAfter(["a"], now: now) == nil)
-        throttle.recordFailure(["a"], now: now)
-        #expect(throttle.retryAfter(["a"], now: now) == 30)
-        #expect(throttle.retryAfter(["b"], now: now) == nil)
-        #expect(throttle.retryAfter(["a"], now: now.addingTimeInterval(31)) == nil)
+        let clock = ManualClock()
+        let throttle = LoginThrottle(maxFailures: 3, window: 60, lockout: 30, clock: clock)
+        throttle.recordFailure("a")
+        throttle.recordFailure("a")
+        #expect(throttle.retryAfter("a") == nil)
+        throttle.recordFailure("a")
+        #expect(throttle.retryAfter("a") == 30)
+        #expect(throttle.retryAfter("b") == nil)
+        clock.advance(by: 31)
+        #expect(throttle.retryAfter("a") == nil)
     }
 
     @Test("failures outside the window do not count")
     func window() {
-        let throttle = LoginThrottle(maxFailures: 2, window: 10, lockout: 30)
-        let now = Date()
-        throttle.recordFailure(["a"], now: now)
-        throttle.recordFailure(["a"], now: now.addingTimeInterval(20))
-        #expect(throttle.retryAfter(["a"], now: now.addingTimeInterval(20)) == nil)
+        let clock = ManualClock()
+        let throttle = LoginThrottle(maxFailures: 2, window: 10, lockout: 30, clock: clock)
+        throttle.recordFailure("a")
+        clock.advance(by: 20)
+        throttle.recordFailure("a")
+        #expect(throttle.retryAfter("a") == nil)
+        throttle.recordFailure("a")
+        #expect(throttle.retryAfter("a") == 30)
     }
 }

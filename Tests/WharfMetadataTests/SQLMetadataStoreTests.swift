@@ -19,9 +19,14 @@ func withDatabase(_ body: (SQLiteDatabaseAccess) async throws -> Void) async thr
     try await access.shutdown()
 }
 
+/// Runs every store against a fresh SQLite database in a temporary folder.
+func withStores(clock: any WallClock = SystemClock(), _ body: (Stores) async throws -> Void) async throws {
+    try await withDatabase { access in try await body(try await Stores.open(access, clock: clock)) }
+}
+
 /// Runs the metadata store against a fresh SQLite database in a temporary folder.
-func withStore(_ body: (SQLMetadataStore) async throws -> Void) async throws {
-    try await withDatabase { access in try await body(try await SQLMetadataStore.open(access)) }
+func withStore(_ body: (any MetadataStore) async throws -> Void) async throws {
+    try await withStores { try await body($0.metadata) }
 }
 
 @Suite("SQL metadata store")
@@ -117,7 +122,7 @@ struct SQLMetadataStoreTests {
             try await store.completeUpload("u", digest: blob, size: 7)
             #expect(try await store.upload("u") == nil)
             #expect(try await store.linkedBlobSize(blob, in: repo) == 7)
-            await #expect(throws: RegistryError.self) { try await store.completeUpload("u", digest: blob, size: 7) }
+            await #expect(throws: StoreError.notFound) { try await store.completeUpload("u", digest: blob, size: 7) }
         }
     }
 
@@ -128,7 +133,7 @@ struct SQLMetadataStoreTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         for round in 0..<2 {
             let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", logger: Logger(label: "test"))
-            let store = try await SQLMetadataStore.open(access)
+            let store = try await Stores.open(access).metadata
             if round == 0 { try await store.linkBlob(blob, size: 5, into: repo) }
             #expect(try await store.linkedBlobSize(blob, in: repo) == 5)
             try await access.shutdown()

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import WharfCore
+import WharfHub
 import WharfMetadata
 @testable import WharfServer
 
@@ -17,6 +18,8 @@ struct TestRegistry {
 
     let folder: String
     var settings = HubSettings()
+    /// The clock every service reads; tests advance it instead of sleeping.
+    var clock = ManualClock(Date())
 
     init() {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-srv-\(UUID().uuidString)").path
@@ -28,15 +31,15 @@ struct TestRegistry {
 
     /// Runs `body` with an anonymous client and the application's stores.
     func runWithDependencies(_ body: @Sendable (any TestClientProtocol, WharfDependencies) async throws -> Void) async throws {
-        let dependencies = try await WharfDependencies.local(dataDirectory: folder, settings: settings, bcryptCost: 4, logger: Logger(label: "test"))
+        let dependencies = try await WharfDependencies.local(dataDirectory: folder, settings: settings, bcryptCost: 4, clock: clock,
+                                                             logger: Logger(label: "test"))
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let app = Application(router: buildRouter(dependencies), logger: logger)
         do {
-            try await dependencies.accounts.createAccount(Account(
-                name: Self.adminName, kind: .user, passwordHash: try await dependencies.authenticator.hasher.hash(Self.adminPassword), isAdmin: true
-            ))
+            _ = try await dependencies.hub.accounts.createUser(username: Self.adminName, email: nil, password: Self.adminPassword,
+                                                               isAdmin: true, allowReserved: true)
             try await app.test(.router) { client in try await body(client, dependencies) }
         } catch {
             try await dependencies.shutdown()

@@ -159,8 +159,8 @@ def unmount_below(base: Path):
 # The registry under test
 # --------------------------------------------------------------------------------------
 
-# Wharf's first start prints: "... log in with: docker login -u admin -p PASSWORD HOST ..."
-ADMIN_LOGIN_RE = re.compile(r"docker login -u (\S+) -p (\S+)")
+# Wharf's first start prints: "Created the first administrator: user admin, password PASSWORD"
+ADMIN_LOGIN_RE = re.compile(r"first administrator: user (\S+), password (\S+)")
 
 
 _snapshot: Optional[Path] = None

@@ -193,11 +193,15 @@ def test_plan_limit_refuses_second_private_repository(hub, dockerd, local_images
 def test_first_admin_password_is_printed_once(registry_factory):
     hub = registry_factory()
     log = hub.log_text()
-    line = next(l for l in log.splitlines() if "created the first administrator" in l)
-    password = line.split("-p ")[1].split()[0]
+    line = next(l for l in log.splitlines() if "Created the first administrator: user admin, password " in l)
+    password = line.rsplit(" ", 1)[1]
+    assert password.isalnum() and len(password) >= 16, password
+    login = next(l for l in log.splitlines() if l.startswith("Log in with:"))
+    # The real address, and the password on standard input rather than on the command line.
+    assert f"docker login {hub.host} -u admin --password-stdin" in login, login
     assert requests.get(hub.url + "/api/user", auth=("admin", password), timeout=30).status_code == 200
     hub.restart()
-    assert hub.log_text().count("created the first administrator") == 1
+    assert hub.log_text().count("Created the first administrator") == 1
 
 
 def test_operator_commands(tmp_path):

@@ -1,25 +1,17 @@
 import Hummingbird
 import WharfAuth
 import WharfCore
-import WharfMetadata
 
 /// Who is calling the JSON API: HTTP Basic (password or access token) or a Bearer access token.
+/// Wrong credentials throw `Authenticator.Failure`, which the API's error mapping answers.
 struct APIAuthentication: Sendable {
     let authenticator: Authenticator
 
-    /// The caller, or nil when the request carries no credentials. Bad credentials are a 401.
+    /// The caller, or nil when the request carries no credentials.
     func principal(_ request: Request, context: WharfRequestContext) async throws -> Principal? {
         guard let header = request.headers[.authorization] else { return nil }
         if let basic = CredentialReader.basicCredentials(header) {
-            do {
-                return try await authenticator.authenticate(username: basic.username, secret: basic.password, clientAddress: context.clientAddress)
-            } catch Authenticator.Failure.throttled(let wait) {
-                var error = APIError(.tooManyRequests, "too many failed login attempts; try again in \(wait) seconds")
-                error.headers[.retryAfter] = String(wait)
-                throw error
-            } catch Authenticator.Failure.invalidCredentials {
-                throw APIError(.unauthorized, "incorrect username or password")
-            }
+            return try await authenticator.authenticate(username: basic.username, secret: basic.password, clientAddress: context.clientAddress)
         }
         if header.lowercased().hasPrefix("bearer "),
            let principal = try await authenticator.authenticate(token: String(header.dropFirst(7)).trimmingSpaces()) {

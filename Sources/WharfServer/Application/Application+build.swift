@@ -6,52 +6,52 @@ import ServiceLifecycle
 import Logging
 import NIOSSL
 import WharfAuth
+import WharfCore
+import WharfHub
 import WharfMetadata
 import WharfStorage
 
-/// The stores and services a Wharf application is built from.
+/// The services a Wharf application is built from.
 public struct WharfDependencies: Sendable {
-    public var registry: Registry
-    public var accounts: any AccountStore
-    public var authenticator: Authenticator
+    public var hub: Hub
     public var tokens: TokenService
-    public var settings: HubSettings
     public var metrics = RegistryMetrics()
     /// Closes the database when the application stops.
     public var shutdown: @Sendable () async throws -> Void
 
     /// The default stores: SQLite and a blob folder under the data directory.
     public static func local(dataDirectory: String, settings: HubSettings = HubSettings(), tokenLifetime: Double = 300,
-                             bcryptCost: UInt8 = 10, logger: Logger) async throws -> WharfDependencies {
+                             bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock(), logger: Logger) async throws -> WharfDependencies {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let database = try await SQLiteDatabaseAccess.open(path: "\(dataDirectory)/wharf.db", logger: logger)
-        let metadata = try await SQLMetadataStore.open(database)
-        let accounts = SQLAccountStore(database)
+        let stores = try await Stores.open(database, clock: clock)
         let blobs = try FileSystemBlobStore(root: dataDirectory)
         let tokens = try await TokenService.load(keyPath: "\(dataDirectory)/token-signing-key.pem", service: settings.service,
-                                                 lifetime: tokenLifetime)
+                                                 lifetime: tokenLifetime, clock: clock)
         return WharfDependencies(
-            registry: Registry(metadata: metadata, blobs: blobs), accounts: accounts,
-            authenticator: Authenticator(accounts: accounts, hasher: PasswordHasher(cost: bcryptCost)),
-            tokens: tokens, settings: settings, shutdown: { try await database.shutdown() }
+            hub: Hub(stores: stores, blobs: blobs, settings: settings, hasher: PasswordHasher(cost: bcryptCost)),
+            tokens: tokens, shutdown: { try await stores.shutdown() }
         )
     }
 }
 
-/// Builds the router: registry API, operations endpoints and their middleware.
+/// Builds the router: registry API, token service, JSON API, operations endpoints and their middleware.
 public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
+    let hub = dependencies.hub
     router.add(middleware: ObservabilityMiddleware(metrics: dependencies.metrics))
-    router.add(middleware: RegistryResponseMiddleware())
-    let credentials = CredentialReader(authenticator: dependencies.authenticator, tokens: dependencies.tokens)
-    let authorizer = RegistryAuthorizer(accounts: dependencies.accounts, settings: dependencies.settings)
-    OperationsRoutes(registry: dependencies.registry, metrics: dependencies.metrics).register(on: router)
-    TokenRoutes(credentials: credentials, accounts: dependencies.accounts, settings: dependencies.settings).register(on: router)
-    RegistryRoutes(registry: dependencies.registry, credentials: credentials, authorizer: authorizer).register(on: router)
-    let api = APIAuthentication(authenticator: dependencies.authenticator)
-    AccountRoutes(auth: api, accounts: dependencies.accounts, settings: dependencies.settings).register(on: router)
-    RepositoryAPIRoutes(auth: api, accounts: dependencies.accounts, authorizer: authorizer).register(on: router)
-    OrganizationRoutes(auth: api, accounts: dependencies.accounts).register(on: router)
+    router.add(middleware: LingeringBodyMiddleware())
+    router.add(middleware: ErrorResponseMiddleware())
+    let credentials = CredentialReader(authenticator: hub.authenticator, tokens: dependencies.tokens)
+    let authorizer = RegistryAuthorizer(hub: hub)
+    OperationsRoutes(registry: hub.registry, metrics: dependencies.metrics).register(on: router)
+    TokenRoutes(credentials: credentials, hub: hub).register(on: router)
+    RegistryRoutes(registry: hub.registry, repositories: hub.repositories, credentials: credentials, authorizer: authorizer)
+        .register(on: router)
+    let api = APIAuthentication(authenticator: hub.authenticator)
+    AccountRoutes(auth: api, hub: hub).register(on: router)
+    RepositoryAPIRoutes(auth: api, repositories: hub.repositories).register(on: router)
+    OrganizationRoutes(auth: api, organizations: hub.organizations).register(on: router)
     OpenAPIRoute().register(on: router)
     return router
 }
@@ -62,12 +62,13 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
         dataDirectory: configuration.dataDirectory, settings: configuration.hubSettings,
         tokenLifetime: configuration.tokenLifetime, logger: logger
     )
-    try await AdminBootstrap.ensureAdmin(in: dependencies.accounts, hasher: dependencies.authenticator.hasher,
-                                         password: configuration.initialAdminPassword, logger: logger)
-    let janitor = UploadJanitor(
-        metadata: dependencies.registry.metadata, blobs: dependencies.registry.blobs,
-        expiry: configuration.uploadExpiry, interval: configuration.janitorInterval, logger: logger
-    )
+    let hub = dependencies.hub
+    let firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
+    let janitor = UploadJanitor(stores: hub.stores, blobs: hub.registry.blobs, expiry: configuration.uploadExpiry,
+                                interval: configuration.janitorInterval, logger: logger)
+    try await janitor.schedule(at: hub.stores.clock.now)
+    let worker = JobWorker(jobs: hub.stores.jobs, handlers: [janitor], clock: hub.stores.clock, logger: logger,
+                           pollInterval: min(5, configuration.janitorInterval))
     let server: HTTPServerBuilder
     if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
@@ -82,10 +83,21 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
         router: buildRouter(dependencies),
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
-        services: [janitor, DatabaseCloser(close: dependencies.shutdown)],
+        services: [worker, DatabaseCloser(close: dependencies.shutdown)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             print("Wharf listening on \(configuration.url(port: port))")
+            if firstAdmin.created {
+                let address = configuration.address(port: port)
+                if let password = firstAdmin.password {
+                    print("Created the first administrator: user \(Hub.firstAdministrator), password \(password)")
+                    print("Log in with: echo '\(password)' | docker login \(address) -u \(Hub.firstAdministrator) --password-stdin")
+                } else {
+                    print("Created the first administrator \(Hub.firstAdministrator) with the password in WHARF_ADMIN_PASSWORD")
+                    print("Log in with: docker login \(address) -u \(Hub.firstAdministrator) --password-stdin")
+                }
+                print("Change the password with: wharf user set-password \(Hub.firstAdministrator) --data-dir \(configuration.dataDirectory)")
+            }
             fflush(nil)
         },
         logger: logger

@@ -1,4 +1,5 @@
 import Logging
+import WharfHub
 
 /// Everything `wharf serve` can be told, resolved once from flags, then environment, then defaults.
 public struct WharfConfiguration: Sendable {
@@ -45,6 +46,12 @@ public struct WharfConfiguration: Sendable {
 
     /// The URL clients reach the server on.
     public func url(port actualPort: Int? = nil) -> String {
-        "\(usesTLS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(actualPort ?? port)"
+        "\(usesTLS ? "https" : "http")://\(address(port: actualPort))"
+    }
+
+    /// `host:port` as `docker login` takes it (the loopback address when listening on all of them).
+    public func address(port actualPort: Int? = nil) -> String {
+        let shown = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "[::1]" : host.contains(":") ? "[\(host)]" : host
+        return "\(shown):\(actualPort ?? port)"
     }
 }

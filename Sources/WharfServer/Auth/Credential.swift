@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import WharfAuth
 import WharfCore
+import WharfHub
 
 /// What a request authenticated with.
 enum Credential: Sendable {

@@ -2,14 +2,14 @@ import Foundation
 import Hummingbird
 import WharfAuth
 import WharfCore
+import WharfHub
 import WharfMetadata
 
 /// Docker's token service: `GET /token` (Basic or anonymous) and `POST /token` (OAuth2 password
 /// and refresh-token grants). Grants what the access policy allows, possibly less than asked.
 struct TokenRoutes: Sendable {
     let credentials: CredentialReader
-    let accounts: any AccountStore
-    let settings: HubSettings
+    let hub: Hub
 
     func register(on router: Router<WharfRequestContext>) {
         router.get("/token") { request, context in try await self.getToken(request, context: context) }
@@ -41,7 +41,7 @@ struct TokenRoutes: Sendable {
         switch form["grant_type"] {
         case "password":
             guard let username = form["username"], let password = form["password"] else {
-                throw RegistryError(.init("INVALID_REQUEST", 400), "the password grant needs username and password")
+                throw OAuthError.invalidRequest("the password grant needs username and password")
             }
             let principal = try await login(username, password, context: context)
             var refresh: String? = nil
@@ -56,7 +56,7 @@ struct TokenRoutes: Sendable {
             }
             return try await tokenResponse(for: principal, scopes: scopes, refreshToken: secret)
         default:
-            throw RegistryError(.init("UNSUPPORTED_GRANT_TYPE", 400), "grant_type must be password or refresh_token")
+            throw OAuthError.unsupportedGrantType("grant_type must be password or refresh_token")
         }
     }
 
@@ -71,11 +71,10 @@ struct TokenRoutes: Sendable {
             switch scope.type {
             case "repository":
                 guard let name = RepositoryName(scope.name) else { continue }
-                let facts = try await accounts.accessFacts(for: principal?.name, on: name)
-                let permission = AccessPolicy.permission(of: principal, on: name, facts: facts)
-                let actions = scope.actions.filter { action in
-                    guard let permission, let needed = Self.required[action] else { return false }
-                    return permission >= needed
+                let permission = try await hub.access.permission(of: principal, on: name)
+                let actions = scope.actions.filter { raw in
+                    guard let permission, let action = RepositoryAction(tokenAction: raw) else { return false }
+                    return permission >= action.requiredPermission
                 }
                 granted.append(ResourceAccess(type: "repository", name: name.value, actions: actions))
             case "registry" where scope.name == "catalog":
@@ -88,12 +87,10 @@ struct TokenRoutes: Sendable {
         return granted
     }
 
-    private static let required: [String: Permission] = ["pull": .read, "push": .write, "delete": .admin, "*": .admin]
-
     private func tokenResponse(for principal: Principal?, scopes: [ResourceScope], refreshToken: String?) async throws -> Response {
         let access = try await grant(scopes, to: principal)
-        let now = Date()
-        let token = try await credentials.tokens.issue(subject: principal?.name ?? "", access: access, now: now)
+        let now = credentials.tokens.clock.now
+        let token = try await credentials.tokens.issue(subject: principal?.name ?? "", access: access)
         struct Body: Encodable {
             let token: String
             let access_token: String

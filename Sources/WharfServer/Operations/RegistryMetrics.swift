@@ -1,4 +1,5 @@
 import Prometheus
+import WharfHub
 import WharfMetadata
 
 /// Wharf's Prometheus metrics, kept in their own collector registry (no global state).
@@ -38,9 +39,9 @@ public final class RegistryMetrics: Sendable {
     func recordSent(_ bytes: Int) { sent.increment(by: Int64(bytes)) }
 
     /// The Prometheus text exposition, with gauges refreshed from the metadata store.
-    func exposition(metadata: any MetadataStore) async throws -> [UInt8] {
-        uploadsOpen.set(Int64(try await metadata.openUploadCount()))
-        storedBytes.set(try await metadata.storedBytes())
+    func exposition(registry: Registry) async throws -> [UInt8] {
+        uploadsOpen.set(Int64(try await registry.openUploadCount()))
+        storedBytes.set(try await registry.storedBytes())
         return collector.emitToBuffer()
     }
 }

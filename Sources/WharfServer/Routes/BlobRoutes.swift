@@ -1,5 +1,6 @@
 import Hummingbird
 import WharfCore
+import WharfHub
 
 extension RegistryRoutes {
     /// `GET`/`HEAD /v2/<name>/blobs/<digest>`, with `Range` support.
@@ -13,9 +14,9 @@ extension RegistryRoutes {
             .eTag: "\"\(digest)\"",
             .cacheControl: "max-age=31536000",
         ]
-        guard let size = try await registry.metadata.linkedBlobSize(digest, in: name) else {
+        guard let size = try await registry.linkedBlobSize(digest, in: name) else {
             // Manifests are content too: serve their bytes by digest, as Distribution does.
-            guard let manifest = try await registry.metadata.manifest(digest, in: name) else {
+            guard let manifest = try await registry.manifest(digest, in: name) else {
                 throw RegistryError.blobUnknown(digest)
             }
             return .json(manifest.content, head: head, contentType: manifest.mediaType, headers: headers)
@@ -28,9 +29,9 @@ extension RegistryRoutes {
         }
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
         if head || span.isEmpty { return Response(status: status, headers: headers) }
-        let blobs = registry.blobs
+        let registry = self.registry
         let body = ResponseBody(contentLength: Int(span.count)) { writer in
-            try await blobs.read(digest, range: range) { try await writer.write($0) }
+            try await registry.readBlob(digest, range: range) { try await writer.write($0) }
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)

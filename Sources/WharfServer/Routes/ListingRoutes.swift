@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import WharfCore
+import WharfHub
 
 extension RegistryRoutes {
     /// `GET /v2/<name>/tags/list[?n=&last=]`.
@@ -21,10 +22,7 @@ extension RegistryRoutes {
     /// `GET /v2/_catalog[?n=&last=]`.
     func catalog(_ request: Request, credential: Credential) async throws -> Response {
         let page = try Pagination(request, defaultLimit: 1000)
-        let principal = credential.principal
-        let names = try await authorizer.accounts.visibleRepositories(
-            to: principal?.name, isAdmin: principal?.isAdmin ?? false, after: page.last, limit: page.fetchLimit
-        ).map(\.value)
+        let names = try await repositories.catalog(for: credential.principal, after: page.last, limit: page.fetchLimit).map(\.value)
         struct Body: Encodable { let repositories: [String] }
         let shown = Array(names.prefix(page.limit))
         let link = page.link(path: "/v2/_catalog", fetched: names.count, lastShown: shown.last)

@@ -1,10 +1,12 @@
 import Hummingbird
+import NIOCore
 import WharfCore
+import WharfHub
 
 extension RegistryRoutes {
     /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the exact stored bytes, negotiated on `Accept`.
     func getManifest(_ request: Request, name: RepositoryName, reference raw: String) async throws -> Response {
-        let reference = try RequestValues.reference(raw)
+        let reference = try RequestValues.existingReference(raw)
         let accept = AcceptedMediaTypes(headerValues: request.headers[values: .accept])
         let manifest = try await registry.manifest(reference, in: name, accepting: accept)
         let etag = "\"\(manifest.digest)\""
@@ -17,7 +19,7 @@ extension RegistryRoutes {
     }
 
     /// `PUT /v2/<name>/manifests/<reference>`.
-    func putManifest(_ request: Request, name: RepositoryName, reference raw: String) async throws -> Response {
+    func putManifest(_ request: Request, name: RepositoryName, reference raw: String, actor: String?) async throws -> Response {
         let reference = try RequestValues.reference(raw)
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Manifest.maxSize {
             throw RegistryError.manifestTooLarge
@@ -27,9 +29,11 @@ extension RegistryRoutes {
             body = try await request.body.collect(upTo: Manifest.maxSize)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw RegistryError.manifestTooLarge
+        } catch is NIOTooManyBytesError {
+            throw RegistryError.manifestTooLarge
         }
         let (stored, manifest) = try await registry.putManifest(
-            Array(buffer: body), contentType: request.headers[.contentType], reference: reference, in: name
+            Array(buffer: body), contentType: request.headers[.contentType], reference: reference, in: name, by: actor
         )
         var headers: HTTPFields = [
             .location: "/v2/\(name.value)/manifests/\(stored.digest)",
@@ -40,8 +44,8 @@ extension RegistryRoutes {
     }
 
     /// `DELETE /v2/<name>/manifests/<reference>`: a tag deletes the tag, a digest the manifest.
-    func deleteManifest(name: RepositoryName, reference raw: String) async throws -> Response {
-        try await registry.deleteManifest(try RequestValues.reference(raw), in: name)
+    func deleteManifest(name: RepositoryName, reference raw: String, actor: String?) async throws -> Response {
+        try await registry.deleteManifest(try RequestValues.existingReference(raw), in: name, by: actor)
         return .empty(.accepted)
     }
 }

@@ -1,9 +1,11 @@
 import Hummingbird
 import WharfCore
+import WharfHub
 
 /// The `/v2` registry API: parses the path from the right and hands off to the operation's handler.
 struct RegistryRoutes: Sendable {
     let registry: Registry
+    let repositories: RepositoryService
     let credentials: CredentialReader
     let authorizer: RegistryAuthorizer
 
@@ -24,6 +26,7 @@ struct RegistryRoutes: Sendable {
         if let (name, action) = path.requirement(request.method) {
             try await authorizer.authorize(credential, action, on: name, request: request)
         }
+        let actor = credential.principal?.name
         switch (request.method, path) {
         case (.get, .base), (.head, .base):
             if case .anonymous = credential { throw challenge.error() }
@@ -35,9 +38,9 @@ struct RegistryRoutes: Sendable {
         case (.get, .manifest(let name, let reference)), (.head, .manifest(let name, let reference)):
             return try await getManifest(request, name: name, reference: reference)
         case (.put, .manifest(let name, let reference)):
-            return try await putManifest(request, name: name, reference: reference)
+            return try await putManifest(request, name: name, reference: reference, actor: actor)
         case (.delete, .manifest(let name, let reference)):
-            return try await deleteManifest(name: name, reference: reference)
+            return try await deleteManifest(name: name, reference: reference, actor: actor)
         case (.get, .blob(let name, let digest)), (.head, .blob(let name, let digest)):
             return try await getBlob(request, name: name, digest: digest)
         case (.delete, .blob(let name, let digest)):
@@ -47,7 +50,7 @@ struct RegistryRoutes: Sendable {
         case (.patch, .upload(let name, let id)):
             return try await patchUpload(request, name: name, id: id)
         case (.put, .upload(let name, let id)):
-            return try await finishUpload(request, name: name, id: id)
+            return try await finishUpload(request, name: name, id: id, actor: actor)
         case (.get, .upload(let name, let id)):
             return try await uploadStatus(name: name, id: id)
         case (.delete, .upload(let name, let id)):
@@ -89,11 +92,22 @@ enum RequestValues {
         return digest
     }
 
+    /// The reference a manifest PUT names: an invalid tag is `TAG_INVALID`, an invalid digest `DIGEST_INVALID`.
     static func reference(_ raw: String) throws(RegistryError) -> Reference {
         guard let reference = Reference(raw) else {
             if raw.contains(":") { throw RegistryError.invalidDigest(raw) }
-            throw RegistryError(.manifestInvalid, "invalid tag: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}",
+            throw RegistryError(.tagInvalid, "invalid tag: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}",
                                 detail: ["tag": String(raw.prefix(200))])
+        }
+        return reference
+    }
+
+    /// The reference a manifest GET, HEAD or DELETE names: one that cannot exist (an invalid tag)
+    /// is simply unknown, as for any missing manifest.
+    static func existingReference(_ raw: String) throws(RegistryError) -> Reference {
+        guard let reference = Reference(raw) else {
+            if raw.contains(":") { throw RegistryError.invalidDigest(raw) }
+            throw RegistryError(.manifestUnknown, "manifest unknown", detail: ["reference": String(raw.prefix(200))])
         }
         return reference
     }

@@ -1,5 +1,6 @@
 import Hummingbird
 import WharfCore
+import WharfHub
 import WharfMetadata
 
 extension RegistryRoutes {
@@ -10,12 +11,12 @@ extension RegistryRoutes {
         if let mount = query.get("mount"), let from = query.get("from"),
            let digest = Digest(mount), let source = RepositoryName(from),
            try await authorizer.mayPull(credential, from: source),
-           try await registry.mount(digest, from: source, into: name) {
+           try await registry.mount(digest, from: source, into: name, by: credential.principal?.name) {
             return blobCreated(digest, in: name)
         }
         if let raw = query.get("digest") {
             let digest = try RequestValues.digest(raw)
-            _ = try await registry.uploadMonolithic(into: name, digest: digest, body: request.body)
+            _ = try await registry.uploadMonolithic(into: name, digest: digest, by: credential.principal?.name, body: request.body)
             return blobCreated(digest, in: name)
         }
         let session = try await registry.startUpload(in: name)
@@ -33,17 +34,17 @@ extension RegistryRoutes {
     }
 
     /// `PUT <upload>?digest=`: completes the upload, with an optional last chunk.
-    func finishUpload(_ request: Request, name: RepositoryName, id: String) async throws -> Response {
+    func finishUpload(_ request: Request, name: RepositoryName, id: String, actor: String?) async throws -> Response {
         guard let raw = request.uri.queryParameters.get("digest") else {
             throw RegistryError(.digestInvalid, "the digest query parameter is required to complete an upload")
         }
         let digest = try RequestValues.digest(raw)
         if let range = try ByteRange.chunk(request.headers[.contentRange]) {
             _ = try await registry.appendUpload(id, in: name, range: range, body: request.body)
-            _ = try await registry.finishUpload(id, in: name, digest: digest, lastChunk: nil as RequestBody?)
+            _ = try await registry.finishUpload(id, in: name, digest: digest, by: actor, lastChunk: nil as RequestBody?)
         } else {
             let empty = request.headers[.contentLength] == "0"
-            _ = try await registry.finishUpload(id, in: name, digest: digest, lastChunk: empty ? nil : request.body)
+            _ = try await registry.finishUpload(id, in: name, digest: digest, by: actor, lastChunk: empty ? nil : request.body)
         }
         return blobCreated(digest, in: name)
     }

@@ -6,8 +6,8 @@ import WharfStorage
 
 extension Registry {
     /// Opens a new upload session in the repository.
-    func startUpload(in repository: RepositoryName) async throws -> UploadSession {
-        let now = Date()
+    public func startUpload(in repository: RepositoryName) async throws -> UploadSession {
+        let now = stores.clock.now
         let session = UploadSession(id: UUID().uuidString.lowercased(), repository: repository, createdAt: now, updatedAt: now)
         try await blobs.createUpload(session.id)
         try await metadata.createUpload(session)
@@ -15,7 +15,7 @@ extension Registry {
     }
 
     /// The upload `id`, which must belong to `repository`.
-    func upload(_ id: String, in repository: RepositoryName) async throws -> UploadSession {
+    public func upload(_ id: String, in repository: RepositoryName) async throws -> UploadSession {
         guard let session = try await metadata.upload(id), session.repository == repository else {
             throw RegistryError.uploadUnknown(id)
         }
@@ -27,7 +27,7 @@ extension Registry {
     /// - Parameters:
     ///   - range: the `Content-Range` the client sent, if any; its start must be the current size.
     ///   - body: the chunk, hashed and written as it arrives.
-    func appendUpload(_ id: String, in repository: RepositoryName, range: ClosedRange<Int64>?,
+    public func appendUpload(_ id: String, in repository: RepositoryName, range: ClosedRange<Int64>?,
                       body: some AsyncSequence<ByteBuffer, any Error>) async throws -> UploadSession {
         var session = try await upload(id, in: repository)
         if let range, range.lowerBound != session.size {
@@ -38,14 +38,14 @@ extension Registry {
             throw RegistryError(.sizeInvalid, "Content-Range covers \(range.count) bytes but the body had \(written)")
         }
         session.size += written
-        session.updatedAt = Date()
+        session.updatedAt = stores.clock.now
         try await metadata.updateUpload(id, size: session.size, at: session.updatedAt)
         return session
     }
 
     /// Completes the upload with an optional last chunk; the blob is stored only if it hashes to `digest`.
-    func finishUpload(_ id: String, in repository: RepositoryName, digest: Digest,
-                      lastChunk: (some AsyncSequence<ByteBuffer, any Error>)?) async throws -> Int64 {
+    public func finishUpload(_ id: String, in repository: RepositoryName, digest: Digest, by actor: String?,
+                             lastChunk: (some AsyncSequence<ByteBuffer, any Error>)?) async throws -> Int64 {
         var session = try await upload(id, in: repository)
         if let lastChunk {
             session.size += try await write(lastChunk, to: session, algorithm: digest.algorithm)
@@ -58,17 +58,24 @@ extension Registry {
                                 detail: ["expected": digest.description, "actual": computed.description])
         }
         try await blobs.commitUpload(id, as: digest)
-        try await metadata.completeUpload(id, digest: digest, size: session.size)
+        let size = session.size
+        do {
+            try await commit(into: repository, by: actor) { tx in
+                try await tx.metadata.completeUpload(id, digest: digest, size: size)
+            }
+        } catch StoreError.notFound {
+            throw RegistryError.uploadUnknown(id)
+        }
         hashes.remove(id)
         return session.size
     }
 
     /// Stores a whole blob sent in one request (`POST ?digest=` or a fresh session's `PUT`).
-    func uploadMonolithic(into repository: RepositoryName, digest: Digest,
-                          body: some AsyncSequence<ByteBuffer, any Error>) async throws -> Int64 {
+    public func uploadMonolithic(into repository: RepositoryName, digest: Digest, by actor: String?,
+                                 body: some AsyncSequence<ByteBuffer, any Error>) async throws -> Int64 {
         let session = try await startUpload(in: repository)
         do {
-            return try await finishUpload(session.id, in: repository, digest: digest, lastChunk: body)
+            return try await finishUpload(session.id, in: repository, digest: digest, by: actor, lastChunk: body)
         } catch {
             _ = try? await metadata.deleteUpload(session.id)
             try? await blobs.deleteUpload(session.id)
@@ -78,7 +85,7 @@ extension Registry {
     }
 
     /// Abandons the upload and discards its bytes.
-    func cancelUpload(_ id: String, in repository: RepositoryName) async throws {
+    public func cancelUpload(_ id: String, in repository: RepositoryName) async throws {
         _ = try await upload(id, in: repository)
         hashes.remove(id)
         _ = try await metadata.deleteUpload(id)
@@ -136,8 +143,8 @@ extension RegistryError {
 }
 
 /// The headers Distribution sends for an upload in progress.
-enum UploadHeaders {
-    static func of(_ session: UploadSession, repository: RepositoryName) -> [String: String] {
+public enum UploadHeaders {
+    public static func of(_ session: UploadSession, repository: RepositoryName) -> [String: String] {
         [
             "Location": "/v2/\(repository.value)/blobs/uploads/\(session.id)",
             "Range": "0-\(max(session.size - 1, 0))",

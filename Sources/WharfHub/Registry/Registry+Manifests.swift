@@ -5,8 +5,8 @@ import WharfMetadata
 
 extension Registry {
     /// Validates and stores a manifest pushed to `reference`; returns what was stored.
-    func putManifest(_ bytes: [UInt8], contentType: String?, reference: Reference,
-                     in repository: RepositoryName) async throws -> (stored: StoredManifest, manifest: Manifest) {
+    public func putManifest(_ bytes: [UInt8], contentType: String?, reference: Reference, in repository: RepositoryName,
+                            by actor: String?) async throws -> (stored: StoredManifest, manifest: Manifest) {
         let manifest = try Manifest.parse(bytes, contentType: contentType)
         let digest: Digest
         switch reference {
@@ -34,16 +34,23 @@ extension Registry {
         let stored = StoredManifest(
             digest: digest, mediaType: manifest.mediaType, content: bytes,
             artifactType: manifest.artifactType, subject: manifest.subject?.digest,
-            annotations: manifest.annotations, blobReferences: required, manifestReferences: children
+            annotations: manifest.annotations, blobReferences: required, manifestReferences: children,
+            createdAt: stores.clock.now
         )
-        var tag: Tag? = nil
-        if case .tag(let t) = reference { tag = t }
-        try await metadata.putManifest(stored, tag: tag, in: repository)
+        let tag: Tag? = if case .tag(let t) = reference { t } else { nil }
+        let now = stored.createdAt
+        try await commit(into: repository, by: actor) { tx in
+            try await tx.metadata.putManifest(stored, tag: tag, in: repository)
+            if let tag {
+                try await tx.events.record(HubEvent(kind: .push, repository: repository, actor: actor, tag: tag.value,
+                                                    digest: digest, createdAt: now))
+            }
+        }
         return (stored, manifest)
     }
 
     /// The manifest `reference` names, negotiated against the client's `Accept` types.
-    func manifest(_ reference: Reference, in repository: RepositoryName, accepting accept: AcceptedMediaTypes) async throws -> StoredManifest {
+    public func manifest(_ reference: Reference, in repository: RepositoryName, accepting accept: AcceptedMediaTypes) async throws -> StoredManifest {
         let found: StoredManifest? = switch reference {
         case .digest(let digest): try await metadata.manifest(digest, in: repository)
         case .tag(let tag): try await metadata.manifest(taggedWith: tag, in: repository)
@@ -69,23 +76,34 @@ extension Registry {
         return try await metadata.manifest(entry.digest, in: repository)
     }
 
-    /// Deletes a tag (by tag) or a manifest and all its tags (by digest).
-    func deleteManifest(_ reference: Reference, in repository: RepositoryName) async throws {
-        let found = switch reference {
-        case .tag(let tag): try await metadata.deleteTag(tag, in: repository)
-        case .digest(let digest): try await metadata.deleteManifest(digest, in: repository)
+    /// Deletes a tag (by tag) or a manifest and all its tags (by digest), recording the event.
+    public func deleteManifest(_ reference: Reference, in repository: RepositoryName, by actor: String?) async throws {
+        let now = stores.clock.now
+        let found = try await stores.transaction { tx in
+            switch reference {
+            case .tag(let tag):
+                guard let digest = try await tx.metadata.taggedDigest(tag, in: repository),
+                      try await tx.metadata.deleteTag(tag, in: repository) else { return false }
+                try await tx.events.record(HubEvent(kind: .tagDelete, repository: repository, actor: actor, tag: tag.value,
+                                                    digest: digest, createdAt: now))
+            case .digest(let digest):
+                guard try await tx.metadata.deleteManifest(digest, in: repository) else { return false }
+                try await tx.events.record(HubEvent(kind: .manifestDelete, repository: repository, actor: actor,
+                                                    digest: digest, createdAt: now))
+            }
+            return true
         }
         guard found else { throw RegistryError.manifestUnknown(reference) }
     }
 
     /// The repository's tags.
-    func tagList(in repository: RepositoryName) async throws -> TagList {
+    public func tagList(in repository: RepositoryName) async throws -> TagList {
         guard try await metadata.repositoryExists(repository) else { throw RegistryError.nameUnknown(repository) }
         return try await metadata.tagList(in: repository)
     }
 
     /// Manifests of the repository whose subject is `digest`, as descriptors.
-    func referrers(of digest: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [Descriptor] {
+    public func referrers(of digest: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [Descriptor] {
         try await metadata.referrers(of: digest, in: repository, artifactType: artifactType).map {
             Descriptor(mediaType: $0.mediaType, digest: $0.digest, size: Int64($0.content.count),
                        annotations: $0.annotations, artifactType: $0.artifactType)
@@ -94,10 +112,10 @@ extension Registry {
 }
 
 /// The manifest media types a client accepts, from its `Accept` headers.
-struct AcceptedMediaTypes: Sendable {
+public struct AcceptedMediaTypes: Sendable {
     private let types: Set<String>
 
-    init(headerValues: [String]) {
+    public init(headerValues: [String]) {
         let key = headerValues.joined(separator: ",")
         if let cached = Self.parsed.withLock({ $0[key] }) {
             types = cached
@@ -115,7 +133,7 @@ struct AcceptedMediaTypes: Sendable {
 
     /// Whether `mediaType` may be served. A client that names no manifest type at all
     /// (no Accept, `*/*`, `application/json`) gets what is stored.
-    func accepts(_ mediaType: String) -> Bool {
+    public func accepts(_ mediaType: String) -> Bool {
         types.contains(mediaType) || types.isDisjoint(with: Self.manifestTypes)
     }
 

@@ -1,4 +1,6 @@
-/// Hub-wide account settings.
+import Foundation
+
+/// Hub-wide settings the services enforce.
 public struct HubSettings: Sendable {
     /// Whether people may sign up through the API.
     public var signupEnabled = true

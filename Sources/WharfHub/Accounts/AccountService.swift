@@ -1,0 +1,104 @@
+import Foundation
+import WharfAuth
+import WharfCore
+import WharfMetadata
+
+/// Sign-up, one's own account, and the administration of accounts.
+public struct AccountService: Sendable {
+    let stores: Stores
+    let access: Access
+    let authenticator: Authenticator
+    let settings: HubSettings
+
+    /// An account with what its owner sees about it.
+    public struct Overview: Sendable {
+        public let account: Account
+        public let organizations: [String]
+        public let privateRepositoryCount: Int
+    }
+
+    /// Signs up a new user; only administrators may when sign-up is turned off.
+    public func signUp(username: String, email: String, password: String, by caller: Principal?) async throws -> Account {
+        guard settings.signupEnabled || caller?.isAdmin == true else {
+            throw HubError.forbidden("sign-up is turned off on this server; ask an administrator for an account")
+        }
+        return try await createUser(username: username, email: email, password: password)
+    }
+
+    /// Creates a user as the operator does on the command line (reserved names allowed there).
+    public func createUser(username: String, email: String?, password: String, isAdmin: Bool = false,
+                           privateRepoLimit: Int? = nil, allowReserved: Bool = false) async throws -> Account {
+        let name = try AccountRules.username(username, allowReserved: allowReserved)
+        let account = Account(
+            name: name, kind: .user, email: try email.map(AccountRules.email),
+            passwordHash: try await authenticator.hasher.hash(try AccountRules.password(password)), isAdmin: isAdmin,
+            privateRepoLimit: try privateRepoLimit.map(AccountRules.privateRepoLimit), createdAt: stores.clock.now
+        )
+        do {
+            try await stores.accounts.createAccount(account)
+        } catch StoreError.exists {
+            throw HubError.conflict("username", "the name \(name) is taken")
+        }
+        return account
+    }
+
+    /// The caller's account, organizations and private repository usage.
+    public func overview(of principal: Principal?) async throws -> Overview {
+        guard let principal else { throw HubError.unauthenticated }
+        guard let account = try await stores.accounts.account(principal.name) else { throw HubError.unauthenticated }
+        return Overview(account: account, organizations: try await stores.accounts.organizations(of: principal.name),
+                        privateRepositoryCount: try await stores.metadata.privateRepositoryCount(in: principal.name))
+    }
+
+    /// Changes the caller's email, password or default visibility (the password is needed, not a token).
+    public func updateSettings(email: String?, password: String?, defaultPrivate: Bool?, by principal: Principal?) async throws -> Overview {
+        try access.require(principal, .changeSettings)
+        guard let principal else { throw HubError.unauthenticated }
+        var changes = AccountChanges(defaultPrivate: defaultPrivate)
+        if let email { changes.email = try AccountRules.email(email) }
+        if let password { changes.passwordHash = try await authenticator.hasher.hash(try AccountRules.password(password)) }
+        guard try await stores.accounts.updateAccount(principal.name, changes) else { throw HubError.unauthenticated }
+        if changes.passwordHash != nil { authenticator.forgetVerifiedPasswords(of: principal.name) }
+        return try await overview(of: principal)
+    }
+
+    /// Every account (administrators only).
+    public func list(by principal: Principal?) async throws -> [Account] {
+        try access.require(principal, .administerServer)
+        return try await stores.accounts.accounts()
+    }
+
+    /// What an administrator may change about an account.
+    public struct Administration: Sendable {
+        public var isAdmin: Bool?
+        public var disabled: Bool?
+        /// `.some(nil)` resets to the server's default plan.
+        public var privateRepoLimit: Int??
+        public var password: String?
+
+        public init(isAdmin: Bool? = nil, disabled: Bool? = nil, privateRepoLimit: Int?? = nil, password: String? = nil) {
+            self.isAdmin = isAdmin
+            self.disabled = disabled
+            self.privateRepoLimit = privateRepoLimit
+            self.password = password
+        }
+    }
+
+    /// Applies an administrator's changes to account `name` and returns it.
+    public func administer(_ name: String, _ change: Administration, by principal: Principal?) async throws -> Account {
+        try access.require(principal, .administerServer)
+        var changes = AccountChanges(isAdmin: change.isAdmin, disabled: change.disabled)
+        if let limit = change.privateRepoLimit { changes.privateRepoLimit = .some(try limit.map(AccountRules.privateRepoLimit)) }
+        if let password = change.password { changes.passwordHash = try await authenticator.hasher.hash(try AccountRules.password(password)) }
+        guard try await stores.accounts.updateAccount(name, changes), let account = try await stores.accounts.account(name) else {
+            throw HubError.notFound("account")
+        }
+        authenticator.forgetVerifiedPasswords(of: name)
+        return account
+    }
+
+    /// The private repository limit that applies to `account`.
+    public func privateRepoLimit(of account: Account) -> Int {
+        account.privateRepoLimit ?? settings.defaultPrivateRepoLimit
+    }
+}

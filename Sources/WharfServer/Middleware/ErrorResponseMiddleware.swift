@@ -1,0 +1,34 @@
+import Hummingbird
+import WharfCore
+
+/// Turns every error into the shape of the surface the request addressed, each mapped in one
+/// place: OCI error bodies on the registry (`/v2`, `/token`), `{"message","field"}` on the JSON API
+/// and everything else. Registry responses also carry `Docker-Distribution-API-Version`.
+struct ErrorResponseMiddleware: RouterMiddleware {
+    typealias Context = WharfRequestContext
+
+    /// Which API a path belongs to.
+    enum Surface {
+        case registry
+        case api
+
+        init(path: String) {
+            self = path == "/v2" || path.hasPrefix("/v2/") || path == "/token" ? .registry : .api
+        }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let surface = Surface(path: request.uri.path)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            switch surface {
+            case .registry: response = try RegistryErrorMapping.response(for: error, request: request, context: context)
+            case .api: response = try APIErrorMapping.response(for: error, request: request, context: context)
+            }
+        }
+        if surface == .registry { response.headers[.dockerDistributionAPIVersion] = "registry/2.0" }
+        return response
+    }
+}
