@@ -25,12 +25,12 @@ public struct Authenticator: Sendable {
     let verified: VerifiedCredentialCache
 
     public init(accounts: any AccountStore, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock(),
-                throttle: LoginThrottle? = nil, verified: VerifiedCredentialCache = VerifiedCredentialCache()) {
+                throttle: LoginThrottle? = nil, verified: VerifiedCredentialCache? = nil) {
         self.accounts = accounts
         self.hasher = hasher
         self.clock = clock
         self.throttle = throttle ?? LoginThrottle(clock: clock)
-        self.verified = verified
+        self.verified = verified ?? VerifiedCredentialCache(clock: clock)
     }
 
     /// Checks `username` with a password or a personal access token.
@@ -42,7 +42,7 @@ public struct Authenticator: Sendable {
         }
         let key = try await throttleKey(username: username, clientAddress: clientAddress)
         if let wait = throttle.retryAfter(key) { throw Failure.throttled(retryAfter: wait) }
-        let principal = try await verified.principal(username: username, secret: secret, now: clock.now) {
+        let principal = try await verified.principal(username: username, secret: secret) {
             try await verify(username: username, secret: secret)
         }
         if let principal {

@@ -64,14 +64,15 @@ public struct RegistryTokenClaims: JWTPayload {
 /// Issues and verifies the short-lived bearer tokens clients present to `/v2`.
 public struct TokenService: Sendable {
     /// Clock skew tolerated when checking `exp` and `nbf`.
-    static let leeway: TimeInterval = 5
+    public static let leeway: TimeInterval = 5
 
     public let issuer: String
     public let service: String
     public let lifetime: TimeInterval
     public let clock: any WallClock
     private let keys: JWTKeyCollection
-    private let verified = VerifiedTokenCache()
+    /// Tokens whose signature and claims were already verified, until they expire.
+    private let verified: BoundedCache<String, RegistryTokenClaims>
     private static let kid = JWKIdentifier(string: "wharf-token-signing")
 
     /// Loads the ES256 signing key from `keyPath`, creating it (mode 0600) when absent.
@@ -87,7 +88,8 @@ public struct TokenService: Sendable {
         }
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: key, kid: kid)
-        return TokenService(issuer: issuer, service: service, lifetime: lifetime, clock: clock, keys: keys)
+        return TokenService(issuer: issuer, service: service, lifetime: lifetime, clock: clock, keys: keys,
+                            verified: BoundedCache(budget: 10_000, clock: clock))
     }
 
     /// A signed token for `subject` ("" for anonymous) granting `access`.
@@ -105,42 +107,14 @@ public struct TokenService: Sendable {
     public func verify(_ token: String) async throws -> RegistryTokenClaims {
         // ECDSA verification costs far more than serving a manifest: remember tokens already checked.
         let now = clock.now
-        if let claims = verified.claims(for: token, now: now.addingTimeInterval(-Self.leeway)) { return claims }
+        if let claims = verified.value(token) { return claims }
         let claims = try await keys.verify(token, as: RegistryTokenClaims.self)
         guard claims.iss.value == issuer, claims.aud.value.contains(service) else {
             throw JWTError.claimVerificationFailure(failedClaim: claims.aud, reason: "token was issued for another registry")
         }
         try claims.exp.verifyNotExpired(currentDate: now.addingTimeInterval(-Self.leeway))
         try claims.nbf.verifyNotBefore(currentDate: now.addingTimeInterval(Self.leeway))
-        verified.remember(claims, for: token)
+        verified.store(claims, for: token, expires: claims.exp.value.addingTimeInterval(Self.leeway))
         return claims
-    }
-}
-
-/// Registry tokens whose signature and claims were already verified, until they expire.
-final class VerifiedTokenCache: Sendable {
-    private let entries = Mutex<[String: RegistryTokenClaims]>([:])
-    private let capacity = 10_000
-
-    func claims(for token: String, now: Date) -> RegistryTokenClaims? {
-        entries.withLock { entries in
-            guard let claims = entries[token] else { return nil }
-            guard claims.exp.value > now else {
-                entries[token] = nil
-                return nil
-            }
-            return claims
-        }
-    }
-
-    func remember(_ claims: RegistryTokenClaims, for token: String) {
-        entries.withLock { entries in
-            if entries.count >= capacity {
-                let now = claims.iat.value
-                entries = entries.filter { $0.value.exp.value > now }
-                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            }
-            entries[token] = claims
-        }
     }
 }

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Synchronization
+import WharfCore
 
 /// Remembers recently verified passwords for a short time, so that clients sending HTTP Basic on
 /// every request (curl, scripts, some registry clients) do not pay for bcrypt each time.
@@ -11,7 +11,7 @@ import Synchronization
 /// in the second half of its life is renewed in the background while it keeps being served, so
 /// bcrypt never runs once per waiting request.
 public final class VerifiedCredentialCache: Sendable {
-    private struct Entry {
+    private struct Entry: Sendable {
         let username: String
         let principal: Principal
         let expires: Date
@@ -19,26 +19,17 @@ public final class VerifiedCredentialCache: Sendable {
         var renewing = false
     }
 
-    private struct State {
-        var entries: [SHA256Digest: Entry] = [:]
-        /// Verifications in progress, joined by every request with the same credentials.
-        var flights: [SHA256Digest: Task<Principal?, any Error>] = [:]
-    }
-
-    private enum Lookup {
-        case fresh(Principal)
-        case renew(Principal)
-        case join(Task<Principal?, any Error>)
-        case verify
-    }
-
     public let lifetime: TimeInterval
-    private let capacity: Int
-    private let state = Mutex(State())
+    private let clock: any WallClock
+    private let entries: BoundedCache<SHA256Digest, Entry>
+    /// Verifications in progress, joined by every request with the same credentials (nothing is stored here).
+    private let flights: BoundedCache<SHA256Digest, Principal?>
 
-    public init(lifetime: TimeInterval = 30, capacity: Int = 10_000) {
+    public init(lifetime: TimeInterval = 30, capacity: Int = 10_000, clock: any WallClock = SystemClock()) {
         self.lifetime = lifetime
-        self.capacity = capacity
+        self.clock = clock
+        entries = BoundedCache(budget: capacity, lifetime: lifetime, clock: clock)
+        flights = BoundedCache(budget: 1, clock: clock)
     }
 
     private static func key(_ username: String, _ secret: String) -> SHA256Digest {
@@ -52,91 +43,58 @@ public final class VerifiedCredentialCache: Sendable {
     /// The principal for these credentials: from the cache while fresh, else from `verify`
     /// (run once for all concurrent callers with the same credentials, and remembered when it
     /// returns a principal). Returns nil when `verify` rejects the credentials.
-    public func principal(username: String, secret: String, now: Date = Date(),
+    public func principal(username: String, secret: String,
                           verify: @escaping @Sendable () async throws -> Principal?) async throws -> Principal? {
         let key = Self.key(username, secret)
-        let lookup: Lookup = state.withLock { state in
-            if let entry = state.entries[key] {
-                if entry.expires <= now {
-                    state.entries[key] = nil
-                } else if entry.renewing || entry.expires.timeIntervalSince(now) >= lifetime / 2 {
-                    return .fresh(entry.principal)
-                } else {
-                    state.entries[key]?.renewing = true
-                    return .renew(entry.principal)
-                }
+        if var entry = entries.value(key) {
+            if !entry.renewing && entry.expires.timeIntervalSince(clock.now) < lifetime / 2 {
+                entry.renewing = true
+                entries.store(entry, for: key, expires: entry.expires)
+                Task { try? await self.settle(key, username: username, verify: verify) }
             }
-            if let flight = state.flights[key] { return .join(flight) }
-            return .verify
+            return entry.principal
         }
-        switch lookup {
-        case .fresh(let principal):
-            return principal
-        case .renew(let principal):
-            Task { try? await self.settle(key, username: username, now: now, verify: verify) }
-            return principal
-        case .join(let flight):
-            return try await flight.value
-        case .verify:
-            return try await settle(key, username: username, now: now, verify: verify)
-        }
+        return try await settle(key, username: username, verify: verify)
     }
 
     /// Runs `verify` as the one flight for `key`, then remembers or forgets the outcome.
-    private func settle(_ key: SHA256Digest, username: String, now: Date,
+    private func settle(_ key: SHA256Digest, username: String,
                         verify: @escaping @Sendable () async throws -> Principal?) async throws -> Principal? {
-        let flight = state.withLock { state in
-            if let existing = state.flights[key] { return existing }
-            let task = Task { try await verify() }
-            state.flights[key] = task
-            return task
-        }
         let result: Principal?
         do {
-            result = try await flight.value
+            result = try await flights.value(for: key, keep: { _ in false }, load: verify)
         } catch {
-            state.withLock { state in
-                state.flights[key] = nil
-                state.entries[key]?.renewing = false
+            if var entry = entries.value(key) {
+                entry.renewing = false
+                entries.store(entry, for: key, expires: entry.expires)
             }
             throw error
         }
-        state.withLock { state in
-            state.flights[key] = nil
-            if let result {
-                store(result, key: key, username: username, now: now, in: &state)
-            } else {
-                state.entries[key] = nil
-            }
+        if let result {
+            remember(result, key: key, username: username)
+        } else {
+            entries.remove(key)
         }
         return result
     }
 
     /// The principal remembered for these credentials, if any and not expired.
-    public func cachedPrincipal(username: String, secret: String, now: Date = Date()) -> Principal? {
-        let key = Self.key(username, secret)
-        return state.withLock { state in
-            guard let entry = state.entries[key], entry.expires > now else { return nil }
-            return entry.principal
-        }
+    public func cachedPrincipal(username: String, secret: String) -> Principal? {
+        entries.value(Self.key(username, secret))?.principal
     }
 
     /// Remembers that these credentials verified as `principal`.
-    public func remember(_ principal: Principal, username: String, secret: String, now: Date = Date()) {
-        let key = Self.key(username, secret)
-        state.withLock { state in store(principal, key: key, username: username, now: now, in: &state) }
+    public func remember(_ principal: Principal, username: String, secret: String) {
+        remember(principal, key: Self.key(username, secret), username: username)
     }
 
-    private func store(_ principal: Principal, key: SHA256Digest, username: String, now: Date, in state: inout State) {
-        if state.entries.count >= capacity {
-            state.entries = state.entries.filter { $0.value.expires > now }
-            if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
-        }
-        state.entries[key] = Entry(username: username, principal: principal, expires: now.addingTimeInterval(lifetime))
+    private func remember(_ principal: Principal, key: SHA256Digest, username: String) {
+        let expires = clock.now.addingTimeInterval(lifetime)
+        entries.store(Entry(username: username, principal: principal, expires: expires), for: key, expires: expires)
     }
 
     /// Drops every entry of `username`.
     public func forget(username: String) {
-        state.withLock { state in state.entries = state.entries.filter { $0.value.username != username } }
+        entries.removeAll { $1.username == username }
     }
 }

@@ -28,28 +28,24 @@ public final class ReadCache: Sendable {
         }
     }
 
-    private struct Entry {
+    private struct Entry: Sendable {
         let value: Value
         let generation: UInt64
-        let stored: ContinuousClock.Instant
-    }
-
-    private struct State {
-        var entries: [String: Entry] = [:]
-        var cost = 0
     }
 
     private let generationCounter = Atomic<UInt64>(0)
-    private let state = Mutex(State())
+    private let entries: BoundedCache<String, Entry>
     let lifetime: Duration
     let budget: Int
 
     /// - Parameters:
     ///   - lifetime: how long an entry may live at most (bounds staleness from other processes).
-    ///   - budget: approximate bytes kept; the cache empties when it would grow past it.
-    public init(lifetime: Duration = .seconds(2), budget: Int = 32 * 1024 * 1024) {
+    ///   - budget: approximate bytes kept; the least recently used entries leave first.
+    public init(lifetime: Duration = .seconds(2), budget: Int = 32 * 1024 * 1024, clock: any WallClock = SystemClock()) {
         self.lifetime = lifetime
         self.budget = budget
+        let seconds = Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) / 1e18
+        entries = BoundedCache(budget: budget, lifetime: seconds, clock: clock) { $0.value.cost }
     }
 
     /// A cache that keeps nothing: every read goes to the database.
@@ -64,31 +60,17 @@ public final class ReadCache: Sendable {
     }
 
     func value(_ key: String) -> Value? {
-        let current = generation
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            guard let entry = state.entries[key] else { return nil }
-            guard entry.generation == current, now - entry.stored < lifetime else {
-                state.cost -= entry.value.cost
-                state.entries[key] = nil
-                return nil
-            }
-            return entry.value
+        guard let entry = entries.value(key) else { return nil }
+        guard entry.generation == generation else {
+            entries.remove(key)
+            return nil
         }
+        return entry.value
     }
 
     func store(_ value: Value, for key: String, readAt generation: UInt64) {
-        let cost = value.cost
-        guard budget > 0, cost <= budget / 16 else { return }
-        state.withLock { state in
-            if state.cost + cost > budget {
-                state.entries.removeAll(keepingCapacity: true)
-                state.cost = 0
-            }
-            if let old = state.entries[key] { state.cost -= old.value.cost }
-            state.entries[key] = Entry(value: value, generation: generation, stored: .now)
-            state.cost += cost
-        }
+        guard budget > 0 else { return }
+        entries.store(Entry(value: value, generation: generation), for: key)
     }
 
     /// The cached value for `key`, or the one `read` produces (then cached).

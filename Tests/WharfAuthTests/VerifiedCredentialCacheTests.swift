@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import WharfCore
 @testable import WharfAuth
 
 /// Counts calls and returns a fixed answer, optionally after a pause.
@@ -37,21 +38,23 @@ struct VerifiedCredentialCacheTests {
 
     @Test("a remembered password is found until it expires, and only with the same secret")
     func remembers() async throws {
-        let cache = VerifiedCredentialCache(lifetime: 10)
-        let now = Date()
-        cache.remember(alice, username: "alice", secret: "pw", now: now)
+        let clock = ManualClock()
+        let cache = VerifiedCredentialCache(lifetime: 10, clock: clock)
+        cache.remember(alice, username: "alice", secret: "pw")
         let verifier = Verifier(nil)
-        #expect(try await cache.principal(username: "alice", secret: "pw", now: now.addingTimeInterval(4)) { try await verifier() } == alice)
+        clock.advance(by: 4)
+        #expect(try await cache.principal(username: "alice", secret: "pw") { try await verifier() } == alice)
         #expect(verifier.calls.load(ordering: .relaxed) == 0)
-        #expect(try await cache.principal(username: "alice", secret: "other", now: now) { try await verifier() } == nil)
-        #expect(try await cache.principal(username: "alice", secret: "pw", now: now.addingTimeInterval(11)) { try await verifier() } == nil)
+        #expect(try await cache.principal(username: "alice", secret: "other") { try await verifier() } == nil)
+        clock.advance(by: 7)
+        #expect(try await cache.principal(username: "alice", secret: "pw") { try await verifier() } == nil)
         #expect(verifier.calls.load(ordering: .relaxed) == 2)
         #expect(cache.cachedPrincipal(username: "alice", secret: "pw") == nil)
     }
 
     @Test("concurrent requests with the same unverified credentials share one verification")
     func singleFlight() async throws {
-        let cache = VerifiedCredentialCache(lifetime: 10)
+        let cache = VerifiedCredentialCache(lifetime: 10, clock: ManualClock())
         let verifier = Verifier(alice, pause: .milliseconds(100))
         let results = try await withThrowingTaskGroup(of: Principal?.self) { group in
             for _ in 0..<50 {
@@ -66,17 +69,17 @@ struct VerifiedCredentialCacheTests {
 
     @Test("forgetting a user drops all of their entries")
     func forgets() {
-        let cache = VerifiedCredentialCache()
-        cache.remember(alice, username: "alice", secret: "a", now: Date())
-        cache.remember(Principal(name: "bob", isAdmin: false), username: "bob", secret: "b", now: Date())
+        let cache = VerifiedCredentialCache(clock: ManualClock())
+        cache.remember(alice, username: "alice", secret: "a")
+        cache.remember(Principal(name: "bobby", isAdmin: false), username: "bobby", secret: "b")
         cache.forget(username: "alice")
         #expect(cache.cachedPrincipal(username: "alice", secret: "a") == nil)
-        #expect(cache.cachedPrincipal(username: "bob", secret: "b")?.name == "bob")
+        #expect(cache.cachedPrincipal(username: "bobby", secret: "b")?.name == "bobby")
     }
 
-    @Test("a full cache stays within its capacity")
+    @Test("a full cache stays within its capacity, the least recently used leaving first")
     func capacity() {
-        let cache = VerifiedCredentialCache(lifetime: 60, capacity: 3)
+        let cache = VerifiedCredentialCache(lifetime: 60, capacity: 3, clock: ManualClock())
         for i in 0..<10 { cache.remember(alice, username: "u\(i)", secret: "s") }
         #expect(cache.cachedPrincipal(username: "u9", secret: "s") != nil)
         #expect(cache.cachedPrincipal(username: "u0", secret: "s") == nil)
@@ -89,26 +92,30 @@ struct VerifiedCredentialCacheRenewalTests {
 
     @Test("in the second half of its life an entry is served while one background check renews it")
     func renewsAhead() async throws {
-        let cache = VerifiedCredentialCache(lifetime: 10)
-        let remembered = Date().addingTimeInterval(-6)  // four seconds left
-        cache.remember(alice, username: "alice", secret: "pw", now: remembered)
+        let clock = ManualClock()
+        let cache = VerifiedCredentialCache(lifetime: 10, clock: clock)
+        cache.remember(alice, username: "alice", secret: "pw")
+        clock.advance(by: 6)  // four seconds left
         let verifier = Verifier(alice, pause: .milliseconds(50))
         for _ in 0..<5 {
             #expect(try await cache.principal(username: "alice", secret: "pw") { try await verifier() } == alice)
         }
+        #expect(try await eventually { verifier.calls.load(ordering: .relaxed) == 1 && cache.cachedPrincipal(username: "alice", secret: "pw") != nil })
         // Renewed: still valid past the first entry's expiry, after exactly one verification.
-        #expect(try await eventually { cache.cachedPrincipal(username: "alice", secret: "pw", now: Date().addingTimeInterval(8)) == alice })
+        clock.advance(by: 8)
+        #expect(try await eventually { cache.cachedPrincipal(username: "alice", secret: "pw") == alice })
         #expect(verifier.calls.load(ordering: .relaxed) == 1)
     }
 
     @Test("a renewal that no longer verifies (changed password) drops the entry")
     func renewalRejected() async throws {
-        let cache = VerifiedCredentialCache(lifetime: 10)
-        let start = Date()
-        cache.remember(alice, username: "alice", secret: "pw", now: start)
+        let clock = ManualClock()
+        let cache = VerifiedCredentialCache(lifetime: 10, clock: clock)
+        cache.remember(alice, username: "alice", secret: "pw")
+        clock.advance(by: 6)
         let verifier = Verifier(nil)
-        #expect(try await cache.principal(username: "alice", secret: "pw", now: start.addingTimeInterval(6)) { try await verifier() } == alice)
-        #expect(try await eventually { cache.cachedPrincipal(username: "alice", secret: "pw", now: start.addingTimeInterval(6)) == nil })
+        #expect(try await cache.principal(username: "alice", secret: "pw") { try await verifier() } == alice)
+        #expect(try await eventually { cache.cachedPrincipal(username: "alice", secret: "pw") == nil })
         #expect(verifier.calls.load(ordering: .relaxed) == 1)
     }
 }

@@ -117,17 +117,20 @@ struct JobWorkerTests {
         }
     }
 
-    @Test("the upload janitor runs as a job: expired sessions go, fresh ones stay")
+    @Test("the upload janitor runs as a job: expired sessions go with their hash state, fresh ones stay")
     func janitor() async throws {
         try await TestHub.run { t in
             let registry = t.hub.registry
             let old = try await registry.startUpload(in: RepositoryName("alice/app")!)
+            _ = try await registry.appendUpload(old.id, in: RepositoryName("alice/app")!, range: nil, body: TestHub.body(Array("half".utf8)))
+            #expect(registry.hashes.count == 1)
             t.clock.advance(by: 100)
             let fresh = try await registry.startUpload(in: RepositoryName("alice/app")!)
-            let janitor = UploadJanitor(stores: t.hub.stores, blobs: registry.blobs, expiry: 50, interval: 30, logger: Logger(label: "test"))
+            let janitor = UploadJanitor(registry: registry, expiry: 50, interval: 30, logger: Logger(label: "test"))
             try await janitor.schedule(at: t.clock.now)
             #expect(try await worker(t, janitor, owner: "w").runNext())
             #expect(try await t.hub.stores.metadata.upload(old.id) == nil)
+            #expect(registry.hashes.count == 0, "the hash state leaves with its upload")
             #expect(try await t.hub.stores.metadata.upload(fresh.id) != nil)
             #expect(try await t.hub.stores.jobs.jobs().map(\.runAt) == [t.clock.now.addingTimeInterval(30)])
         }

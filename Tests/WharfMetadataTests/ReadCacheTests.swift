@@ -30,10 +30,12 @@ struct ReadCacheTests {
 
     @Test("entries expire after their lifetime and the budget bounds memory")
     func lifetimeAndBudget() async throws {
-        let cache = ReadCache(lifetime: .milliseconds(50), budget: 16 * 1024)
+        let clock = ManualClock()
+        let cache = ReadCache(lifetime: .milliseconds(50), budget: 16 * 1024, clock: clock)
         cache.store(tags(["a"]), for: "k", readAt: cache.generation)
+        clock.advance(by: 0.04)
         #expect(cache.value("k") != nil)
-        try await Task.sleep(for: .milliseconds(80))
+        clock.advance(by: 0.02)
         #expect(cache.value("k") == nil)
         cache.store(tags([String(repeating: "x", count: 4000)]), for: "big", readAt: cache.generation)
         #expect(cache.value("big") == nil)

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+import WharfAuth
 import WharfCore
 @testable import WharfServer
 
@@ -31,6 +32,24 @@ struct AuthRouteTests {
             #expect(body.token == body.access_token)
             #expect(body.expires_in == 300)
             return body.token
+        }
+    }
+
+    @Test("a registry token stops working once its lifetime and the clock-skew leeway have passed")
+    func tokenExpiry() async throws {
+        let registry = TestRegistry()
+        try await registry.runWithDependencies { client, _ in
+            try await signUp(client, "alice")
+            let token = try await token(client, user: "alice", scope: "repository:alice/app:pull,push")
+            let bearer: HTTPFields = [.authorization: "Bearer \(token)"]
+            try await client.execute(uri: "/v2/alice/app/blobs/uploads/", method: .post, headers: bearer) { #expect($0.status == .accepted) }
+            registry.clock.advance(by: 300 + TokenService.leeway - 1)
+            try await client.execute(uri: "/v2/alice/app/blobs/uploads/", method: .post, headers: bearer) { #expect($0.status == .accepted) }
+            registry.clock.advance(by: 2)
+            try await client.execute(uri: "/v2/alice/app/blobs/uploads/", method: .post, headers: bearer) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate]?.contains(#"error="invalid_token""#) == true)
+            }
         }
     }
 
@@ -134,9 +153,10 @@ struct AuthRouteTests {
             struct Body: Decodable { let token: String; let refresh_token: String? }
             let refresh = try await client.execute(uri: "/token?service=wharf&offline_token=true&client_id=docker", method: .get,
                                                    headers: [.authorization: Self.basic("alice", "alice-password")]) { response in
-                try JSONDecoder().decode(Body.self, from: Data(buffer: response.body)).refresh_token
+                #expect(response.status == .ok)
+                return try #require(try JSONDecoder().decode(Body.self, from: Data(buffer: response.body)).refresh_token)
             }
-            let form = "grant_type=refresh_token&refresh_token=\(refresh!)&service=wharf&client_id=docker&scope=repository%3Aalice%2Fapp%3Apush"
+            let form = "grant_type=refresh_token&refresh_token=\(refresh)&service=wharf&client_id=docker&scope=repository%3Aalice%2Fapp%3Apush"
             try await client.execute(uri: "/token", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
                                      body: ByteBuffer(string: form)) { response in
                 #expect(response.status == .ok)
@@ -200,7 +220,7 @@ struct AuthRouteTests {
         try await TestRegistry().runWithDependencies { client, _ in
             try await signUp(client, "alice")
             let alice: HTTPFields = [.authorization: Self.basic("alice", "alice-password")]
-            try await client.execute(uri: "/api/user", method: .patch, headers: alice, body: ByteBuffer(string: #"{"default_private":true}"#)) { _ in }
+            try await client.execute(uri: "/api/user", method: .patch, headers: alice, body: ByteBuffer(string: #"{"default_private":true}"#)) { #expect($0.status == .ok) }
             let authed = AuthenticatedClient(base: client, username: "alice", password: "alice-password")
             try await authed.pushBlob(Array("first".utf8), to: "alice/first")
             try await client.execute(uri: "/v2/alice/second/blobs/uploads/", method: .post, headers: alice) { response in

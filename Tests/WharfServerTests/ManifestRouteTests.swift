@@ -102,7 +102,7 @@ struct ManifestRouteTests {
     func deletes() async throws {
         try await TestRegistry().run { client in
             let (bytes, digest) = try await client.pushImage(to: "acme/app", tag: "a")
-            try await client.execute(uri: "/v2/acme/app/manifests/b", method: .put, body: ByteBuffer(bytes: bytes)) { _ in }
+            try await client.execute(uri: "/v2/acme/app/manifests/b", method: .put, body: ByteBuffer(bytes: bytes)) { #expect($0.status == .created) }
             try await client.execute(uri: "/v2/acme/app/manifests/a", method: .delete) { #expect($0.status == .accepted) }
             try await client.execute(uri: "/v2/acme/app/manifests/a", method: .get) { #expect(errorCode($0) == "MANIFEST_UNKNOWN") }
             try await client.execute(uri: "/v2/acme/app/manifests/\(digest)", method: .get) { #expect($0.status == .ok) }
@@ -119,7 +119,7 @@ struct ManifestRouteTests {
         try await TestRegistry().run { client in
             let (bytes, _) = try await client.pushImage(to: "acme/app", tag: "a")
             for tag in ["c", "b", "d"] {
-                try await client.execute(uri: "/v2/acme/app/manifests/\(tag)", method: .put, body: ByteBuffer(bytes: bytes)) { _ in }
+                try await client.execute(uri: "/v2/acme/app/manifests/\(tag)", method: .put, body: ByteBuffer(bytes: bytes)) { #expect($0.status == .created) }
             }
             try await client.execute(uri: "/v2/acme/app/tags/list", method: .get) { response in
                 #expect(String(buffer: response.body) == #"{"name":"acme/app","tags":["a","b","c","d"]}"#)

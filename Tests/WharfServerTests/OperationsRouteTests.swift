@@ -17,7 +17,7 @@ struct OperationsRouteTests {
     func metrics() async throws {
         try await TestRegistry().run { client in
             try await client.pushBlob(Array("metrics".utf8), to: "acme/app")
-            _ = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { _ in }
+            try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { #expect($0.status == .accepted) }
             try await client.execute(uri: "/metrics", method: .get) { response in
                 let text = String(buffer: response.body)
                 #expect(text.contains(#"wharf_http_requests_total{route="upload",method="PUT",status="201"} 1"#))

@@ -73,8 +73,13 @@ extension TestClientProtocol {
     @discardableResult
     func pushBlob(_ content: [UInt8], to name: String) async throws -> Digest {
         let digest = Digest.of(content)
-        let location = try await execute(uri: "/v2/\(name)/blobs/uploads/", method: .post) { $0.headers[.location] }
-        try await execute(uri: "\(location!)?digest=\(digest)", method: .put, body: ByteBuffer(bytes: content)) { response in
+        let location = try await execute(uri: "/v2/\(name)/blobs/uploads/", method: .post) { response in
+            guard response.status == .accepted, let location = response.headers[.location] else {
+                throw TestFailure("upload start failed: \(response.status)")
+            }
+            return location
+        }
+        try await execute(uri: "\(location)?digest=\(digest)", method: .put, body: ByteBuffer(bytes: content)) { response in
             guard response.status == .created else { throw TestFailure("blob push failed: \(response.status)") }
         }
         return digest

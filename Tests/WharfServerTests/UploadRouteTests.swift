@@ -71,8 +71,8 @@ struct UploadRouteTests {
     @Test("a chunk at the wrong offset is 416 with the current Range, and the upload can resume")
     func outOfOrder() async throws {
         try await TestRegistry().run { client in
-            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { $0.headers[.location]! }
-            try await client.execute(uri: location, method: .patch, headers: [.contentRange: "0-4"], body: ByteBuffer(bytes: content[0..<5])) { _ in }
+            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { try #require($0.headers[.location]) }
+            try await client.execute(uri: location, method: .patch, headers: [.contentRange: "0-4"], body: ByteBuffer(bytes: content[0..<5])) { #expect($0.status == .accepted) }
             try await client.execute(uri: location, method: .patch, headers: [.contentRange: "10-14"], body: ByteBuffer(bytes: content[10..<15])) { response in
                 #expect(response.status == .rangeNotSatisfiable)
                 #expect(response.headers[.range] == "0-4")
@@ -89,7 +89,7 @@ struct UploadRouteTests {
     @Test("a wrong digest is DIGEST_INVALID and stores nothing")
     func wrongDigest() async throws {
         try await TestRegistry().run { client in
-            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { $0.headers[.location]! }
+            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { try #require($0.headers[.location]) }
             let claimed = Digest.of(Array("something else".utf8))
             try await client.execute(uri: "\(location)?digest=\(claimed)", method: .put, body: ByteBuffer(bytes: content)) { response in
                 #expect(response.status == .badRequest)
@@ -109,7 +109,7 @@ struct UploadRouteTests {
     func sha512() async throws {
         try await TestRegistry().run { client in
             let digest = Digest.of(content, algorithm: .sha512)
-            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { $0.headers[.location]! }
+            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { try #require($0.headers[.location]) }
             try await client.execute(uri: location, method: .patch, body: ByteBuffer(bytes: content)) { #expect($0.status == .accepted) }
             try await client.execute(uri: "\(location)?digest=\(digest)", method: .put) { #expect($0.status == .created) }
             try await client.execute(uri: "/v2/acme/app/blobs/\(digest)", method: .get) { #expect(Array(buffer: $0.body) == content) }
@@ -119,7 +119,7 @@ struct UploadRouteTests {
     @Test("a cancelled upload is gone")
     func cancel() async throws {
         try await TestRegistry().run { client in
-            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { $0.headers[.location]! }
+            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { try #require($0.headers[.location]) }
             try await client.execute(uri: location, method: .delete) { #expect($0.status == .noContent) }
             try await client.execute(uri: location, method: .patch, body: ByteBuffer(bytes: content)) { response in
                 #expect(response.status == .notFound)
@@ -131,7 +131,7 @@ struct UploadRouteTests {
     @Test("an upload belongs to the repository that opened it")
     func uploadScopedToRepository() async throws {
         try await TestRegistry().run { client in
-            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { $0.headers[.location]! }
+            let location = try await client.execute(uri: "/v2/acme/app/blobs/uploads/", method: .post) { try #require($0.headers[.location]) }
             let id = location.split(separator: "/").last!
             try await client.execute(uri: "/v2/acme/other/blobs/uploads/\(id)", method: .get) { #expect(errorCode($0) == "BLOB_UPLOAD_UNKNOWN") }
         }

@@ -157,18 +157,16 @@ def test_read_only_access_token_cannot_push(hub, dockerd, local_images):
     assert login(dockerd, hub, "alice", token).returncode != 0
 
 
-def test_expired_registry_token_is_refused(registry_factory):
+def test_token_lifetime_flag_sets_expires_in(registry_factory):
+    # That an expired token is refused is checked in Swift with a clock the test moves
+    # (AuthRouteTests), without waiting here for the lifetime and its leeway to pass.
     hub = registry_factory(extra_args=["--token-lifetime", "1"], env={"WHARF_ADMIN_PASSWORD": ADMIN_PASSWORD})
     sign_up(hub, "alice")
     r = requests.get(hub.url + "/token?service=wharf&scope=repository:alice/app:pull,push",
                      auth=("alice", "alice-password"), timeout=30)
-    token = r.json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    assert r.status_code == 200 and r.json()["expires_in"] == 1
+    headers = {"Authorization": f"Bearer {r.json()['token']}"}
     assert requests.post(hub.url + "/v2/alice/app/blobs/uploads/", headers=headers, timeout=30).status_code == 202
-    time.sleep(7)  # lifetime 1 s + 5 s leeway
-    r = requests.post(hub.url + "/v2/alice/app/blobs/uploads/", headers=headers, timeout=30)
-    assert r.status_code == 401
-    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
 
 
 def test_plan_limit_refuses_second_private_repository(hub, dockerd, local_images):

@@ -117,19 +117,16 @@ public struct AcceptedMediaTypes: Sendable {
 
     public init(headerValues: [String]) {
         let key = headerValues.joined(separator: ",")
-        if let cached = Self.parsed.withLock({ $0[key] }) {
+        if let cached = Self.parsed.value(key) {
             types = cached
             return
         }
         types = Set(headerValues.flatMap { $0.split(separator: ",") }.map { MediaType.essence($0) }.filter { !$0.isEmpty })
-        Self.parsed.withLock { parsed in
-            if parsed.count >= 256 { parsed.removeAll(keepingCapacity: true) }
-            parsed[key] = types
-        }
+        Self.parsed.store(types, for: key)
     }
 
     /// Clients send the same few Accept headers over and over: parse each once.
-    private static let parsed = Mutex<[String: Set<String>]>([:])
+    private static let parsed = BoundedCache<String, Set<String>>(budget: 256)
 
     /// Whether `mediaType` may be served. A client that names no manifest type at all
     /// (no Accept, `*/*`, `application/json`) gets what is stored.

@@ -92,6 +92,24 @@ extension Registry {
         try await blobs.deleteUpload(id)
     }
 
+    /// Ends every upload idle since before `cutoff` and reclaims its bytes and hash state, along
+    /// with staged bytes no session owns (left by a crash). Returns the sessions that expired.
+    public func expireUploads(idleSince cutoff: Date) async throws -> [UploadSession] {
+        var expired: [UploadSession] = []
+        for session in try await metadata.uploads(idleSince: cutoff) where try await metadata.deleteUpload(session.id) {
+            hashes.remove(session.id)
+            try await blobs.deleteUpload(session.id)
+            expired.append(session)
+        }
+        for staged in try await blobs.stagedUploads() where staged.modified < cutoff.timeIntervalSince1970 {
+            if try await metadata.upload(staged.id) == nil {
+                hashes.remove(staged.id)
+                try await blobs.deleteUpload(staged.id)
+            }
+        }
+        return expired
+    }
+
     /// Streams `body` to the end of the staged upload, hashing as it goes; returns the bytes written.
     /// On failure the staged size recorded in metadata is unchanged, so the partial chunk is discarded.
     private func write(_ body: some AsyncSequence<ByteBuffer, any Error>, to session: UploadSession,

@@ -14,12 +14,13 @@ public struct Registry: Sendable {
     public let stores: Stores
     public let blobs: any BlobStore
     let settings: HubSettings
-    let hashes = UploadHashCache()
+    let hashes: UploadHashCache
 
     public init(stores: Stores, blobs: any BlobStore, settings: HubSettings) {
         self.stores = stores
         self.blobs = blobs
         self.settings = settings
+        hashes = UploadHashCache(clock: stores.clock)
     }
 
     var metadata: any MetadataStore { stores.metadata }

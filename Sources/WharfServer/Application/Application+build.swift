@@ -64,7 +64,7 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
     )
     let hub = dependencies.hub
     let firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
-    let janitor = UploadJanitor(stores: hub.stores, blobs: hub.registry.blobs, expiry: configuration.uploadExpiry,
+    let janitor = UploadJanitor(registry: hub.registry, expiry: configuration.uploadExpiry,
                                 interval: configuration.janitorInterval, logger: logger)
     try await janitor.schedule(at: hub.stores.clock.now)
     let worker = JobWorker(jobs: hub.stores.jobs, handlers: [janitor], clock: hub.stores.clock, logger: logger,
