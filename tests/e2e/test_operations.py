@@ -99,8 +99,35 @@ def test_help_lists_options_and_environment():
     assert "serve" in top.stdout, top.stdout
     serve = run([wharf_binary(), "serve", "--help"], timeout=30)
     for word in ("--port", "WHARF_PORT", "--host", "WHARF_HOST", "--data-dir", "WHARF_DATA_DIR",
-                 "--tls-cert", "--tls-key", "--log-format", "--upload-expiry"):
+                 "--tls-cert", "--tls-key", "--log-format", "--upload-expiry", "--config", "WHARF_CONFIG",
+                 "--signup", "WHARF_SIGNUP"):
         assert word in serve.stdout, f"`wharf serve --help` does not mention {word}"
+
+
+@pytest.mark.parametrize("env,flags,named", [
+    ({"WHARF_SIGNUP": "maybe"}, ["--port", "0"], "signup"),
+    ({"WHARF_PORT": "fifty"}, [], "port"),
+    ({}, ["--port", "0", "--private-repo-limit", "-3"], "private-repo-limit"),
+    ({}, ["--port", "0", "--config", "/no/such/wharf.json"], "/no/such/wharf.json"),
+], ids=["env-bool", "env-int", "flag-range", "missing-file"])
+def test_bad_settings_are_refused_at_start(tmp_path, env, flags, named):
+    r = run([wharf_binary(), "serve", "--data-dir", str(tmp_path / "data"), *flags],
+            env=env, check=False, timeout=60)
+    assert r.returncode != 0, "a bad setting was accepted"
+    assert named in r.stderr + r.stdout, r.stderr + r.stdout
+
+
+def test_config_file_sets_options_below_flags_and_environment(registry_factory, tmp_path):
+    path = tmp_path / "wharf.json"
+    path.write_text(json.dumps({"signup": False, "private-repo-limit": 4, "token-lifetime": 120}))
+    server = registry_factory(extra_args=["--config", str(path)], env={"WHARF_TOKEN_LIFETIME": "90"})
+    r = requests.post(server.url + "/api/users", timeout=10,
+                      json={"username": "carol", "email": "c@example.com", "password": "long-enough"})
+    assert r.status_code == 403, describe(r)  # signup: false, from the file
+    me = requests.get(server.url + "/api/user", auth=server.credentials, timeout=10).json()
+    assert me["account"]["private_repo_limit"] == 4
+    token = requests.get(server.url + "/token?service=wharf", auth=server.credentials, timeout=10).json()
+    assert token["expires_in"] == 90  # the environment beats the file
 
 
 def test_environment_configures_host_port_and_data_dir(registry_factory, tmp_path):

@@ -1,0 +1,120 @@
+import Configuration
+import Foundation
+import Logging
+import SystemPackage
+
+/// A setting that cannot be used, with a message naming it and where it may come from.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Resolves `wharf serve`'s settings once, through swift-configuration: flags, then the
+/// environment (`WHARF_` + the flag's name in capitals, `-` as `_`), then an optional config file
+/// (`--config FILE`, JSON or YAML, whose keys are the flags' names), then defaults. Every value
+/// is checked the same way whatever its source: a bad one stops the start with a message naming it.
+public enum ConfigurationLoader {
+    /// `port` → `PORT`, `data-dir` → `DATA_DIR`.
+    static func environmentName(_ key: String) -> String {
+        key.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    public static func load(flags: [String: String], environment: [String: String]) async throws -> WharfConfiguration {
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: Dictionary(uniqueKeysWithValues: flags.map { (environmentName($0.key), $0.value) })),
+            KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: environment)) { key in
+                AbsoluteConfigKey(["wharf"] + key.components, context: key.context)
+            },
+        ]
+        if let path = flags["config"] ?? environment["WHARF_CONFIG"] {
+            guard FileManager.default.fileExists(atPath: path) else { throw ConfigurationError("the config file \(path) does not exist") }
+            do {
+                if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
+                    providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
+                } else {
+                    providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
+                }
+            } catch {
+                throw ConfigurationError("the config file \(path) cannot be read: \(error)")
+            }
+        }
+        return try await resolve(ConfigReader(providers: providers))
+    }
+
+    static func resolve(_ reader: ConfigReader) async throws -> WharfConfiguration {
+        let values = Values(reader: reader)
+        var c = WharfConfiguration()
+        if let host = try await values.string("host") { c.host = host }
+        if let port = try await values.int("port") {
+            try check(port, "port", (0...65535).contains(port), "a port from 0 to 65535 (0 picks a free one)")
+            c.port = port
+        }
+        if let folder = try await values.string("data-dir") { c.dataDirectory = folder }
+        if let raw = try await values.string("log-level") {
+            guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+                throw invalid("log-level", raw, "trace, debug, info, notice, warning, error or critical")
+            }
+            c.logLevel = level
+        }
+        if let raw = try await values.string("log-format") {
+            guard let format = WharfConfiguration.LogFormat(rawValue: raw.lowercased()) else { throw invalid("log-format", raw, "text or json") }
+            c.logFormat = format
+        }
+        c.tlsCertificatePath = try await values.string("tls-cert")
+        c.tlsKeyPath = try await values.string("tls-key")
+        if (c.tlsCertificatePath == nil) != (c.tlsKeyPath == nil) { throw ConfigurationError("tls-cert and tls-key go together") }
+        if let expiry = try await values.double("upload-expiry") {
+            try check(expiry, "upload-expiry", expiry > 0, "a positive number of seconds")
+            c.uploadExpiry = expiry
+            c.janitorInterval = min(c.janitorInterval, max(expiry / 4, 0.5))
+        }
+        if let signup = try await values.bool("signup") { c.signupEnabled = signup }
+        if let limit = try await values.int("private-repo-limit") {
+            try check(limit, "private-repo-limit", limit >= 0, "a number of repositories, 0 or more")
+            c.defaultPrivateRepoLimit = limit
+        }
+        if let lifetime = try await values.double("token-lifetime") {
+            try check(lifetime, "token-lifetime", lifetime >= 1, "at least 1 second")
+            c.tokenLifetime = lifetime
+        }
+        c.initialAdminPassword = try await values.string("admin-password", secret: true).flatMap { $0.isEmpty ? nil : $0 }
+        return c
+    }
+
+    /// Typed reads that turn a value of the wrong type, from any source, into a clear error.
+    struct Values {
+        let reader: ConfigReader
+
+        func string(_ key: String, secret: Bool = false) async throws -> String? {
+            try await read(key, "text") { try await reader.fetchString(forKey: ConfigKey(key), isSecret: secret) }
+        }
+
+        func int(_ key: String) async throws -> Int? {
+            try await read(key, "a whole number") { try await reader.fetchInt(forKey: ConfigKey(key)) }
+        }
+
+        func double(_ key: String) async throws -> Double? {
+            try await read(key, "a number") { try await reader.fetchDouble(forKey: ConfigKey(key)) }
+        }
+
+        func bool(_ key: String) async throws -> Bool? {
+            try await read(key, "true or false") { try await reader.fetchBool(forKey: ConfigKey(key)) }
+        }
+
+        private func read<T>(_ key: String, _ expected: String, _ fetch: () async throws -> T?) async throws -> T? {
+            do {
+                return try await fetch()
+            } catch {
+                throw ConfigurationError("\(key) must be \(expected) (from --\(key), WHARF_\(environmentName(key)) or the config file)")
+            }
+        }
+    }
+
+    private static func check<T>(_ value: T, _ key: String, _ valid: Bool, _ expected: String) throws {
+        guard valid else { throw invalid(key, "\(value)", expected) }
+    }
+
+    private static func invalid(_ key: String, _ value: String, _ expected: String) -> ConfigurationError {
+        ConfigurationError("\(key) must be \(expected), not \(value) (from --\(key), WHARF_\(environmentName(key)) or the config file)")
+    }
+}
