@@ -3,7 +3,7 @@ import WharfCore
 
 /// Content-addressed blob storage plus the staging area where uploads are assembled.
 ///
-/// A blob is stored once per digest whatever the number of repositories that link it; which
+/// A blob is stored once per digest whatever the number of repositories that link them; which
 /// repository may see which blob is the metadata store's business, not this one's.
 public protocol BlobStore: Sendable {
     /// The stored size of the blob, or nil when it is not stored.
@@ -40,10 +40,68 @@ public protocol BlobStore: Sendable {
     func checkHealth() async throws
 }
 
-/// Appends bytes to a staged upload.
-public protocol UploadWriter: AnyObject, Sendable {
-    /// Appends `buffer`.
-    func write(_ buffer: ByteBuffer) async throws
-    /// Flushes and closes; returns the total staged size.
-    func close() async throws -> Int64
+/// `BlobStore` over any `StorageDriver`: a blob of digest `algorithm:hex` is the object
+/// `blobs/<algorithm>/<first two hex>/<hex>`; uploads are the driver's uploads.
+public struct ContentAddressedBlobStore: BlobStore {
+    public let driver: any StorageDriver
+
+    public init(driver: any StorageDriver) {
+        self.driver = driver
+    }
+
+    /// The default store: a folder, written with direct I/O where the filesystem allows it.
+    public static func fileSystem(root: String, directIO: Bool = true) throws -> ContentAddressedBlobStore {
+        ContentAddressedBlobStore(driver: try FileSystemDriver(root: root, directIO: directIO))
+    }
+
+    /// The object key of `digest`.
+    public static func key(of digest: Digest) -> String {
+        "blobs/\(digest.algorithm.rawValue)/\(digest.encoded.prefix(2))/\(digest.encoded)"
+    }
+
+    public func size(of digest: Digest) async throws -> Int64? {
+        try await driver.size(of: Self.key(of: digest))
+    }
+
+    public func read(_ digest: Digest, range: Range<Int64>?, into consume: (ByteBuffer) async throws -> Void) async throws {
+        try await driver.read(Self.key(of: digest), range: range, into: consume)
+    }
+
+    public func delete(_ digest: Digest) async throws {
+        try await driver.delete(Self.key(of: digest))
+    }
+
+    public func createUpload(_ id: String) async throws {
+        try await driver.startUpload(id)
+    }
+
+    public func appendToUpload(_ id: String, at offset: Int64) async throws -> any UploadWriter {
+        try await driver.appendPart(to: id, at: offset)
+    }
+
+    public func readUpload(_ id: String, range: Range<Int64>, into consume: (ByteBuffer) async throws -> Void) async throws {
+        try await driver.readUpload(id, range: range, into: consume)
+    }
+
+    public func commitUpload(_ id: String, as digest: Digest) async throws {
+        let key = Self.key(of: digest)
+        // Content-addressed: bytes already stored under this digest are these bytes.
+        if try await driver.size(of: key) != nil {
+            try await driver.abortUpload(id)
+        } else {
+            try await driver.completeUpload(id, as: key)
+        }
+    }
+
+    public func deleteUpload(_ id: String) async throws {
+        try await driver.abortUpload(id)
+    }
+
+    public func stagedUploads() async throws -> [(id: String, modified: Double)] {
+        try await driver.uploads().map { ($0.id, $0.modified.timeIntervalSince1970) }
+    }
+
+    public func checkHealth() async throws {
+        try await driver.checkHealth()
+    }
 }

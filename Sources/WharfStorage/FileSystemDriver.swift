@@ -3,15 +3,15 @@ import NIOCore
 import NIOPosix
 import WharfCore
 
-/// A `BlobStore` in a local folder.
+/// A `StorageDriver` in a local folder.
 ///
-/// Layout under `root`:
-/// - `blobs/<algorithm>/<first two hex>/<hex>` — committed blobs, immutable;
-/// - `uploads/<id>` — staged upload bytes, moved into `blobs/` by an atomic rename on commit.
+/// Layout under `root`: an object with key `a/b/c` is the file `root/a/b/c` (committed objects
+/// are immutable); upload `id` is the file `root/uploads/<id>`, its parts appended in place, moved
+/// to its key by an atomic rename on completion.
 ///
-/// Commits fsync the file and its directory before returning, so an acknowledged blob
-/// survives a crash, and a crash never leaves a partial file under `blobs/`.
-public struct FileSystemBlobStore: BlobStore {
+/// Completions and puts fsync the file and its directory before returning, so an acknowledged
+/// object survives a crash, and a crash never leaves a partial file under an object's key.
+public struct FileSystemDriver: StorageDriver {
     public let root: String
     private let threadPool: NIOThreadPool
 
@@ -29,76 +29,102 @@ public struct FileSystemBlobStore: BlobStore {
         }
     }
 
-    /// Where the bytes of `digest` live.
-    public func path(of digest: Digest) -> String {
-        "\(root)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded.prefix(2))/\(digest.encoded)"
-    }
+    /// The file of the object at `key`.
+    public func path(of key: String) -> String { "\(root)/\(key)" }
 
     func uploadPath(_ id: String) -> String { "\(root)/uploads/\(id)" }
 
-    public func size(of digest: Digest) async throws -> Int64? {
+    public func size(of key: String) async throws -> Int64? {
         var info = stat()
-        guard stat(path(of: digest), &info) == 0 else { return nil }
+        guard stat(path(of: key), &info) == 0 else { return nil }
         return Int64(info.st_size)
     }
 
-    public func read(_ digest: Digest, range: Range<Int64>?,
-                     into consume: (ByteBuffer) async throws -> Void) async throws {
-        try await readFile(path(of: digest), range: range, into: consume)
+    public func read(_ key: String, range: Range<Int64>?, into consume: (ByteBuffer) async throws -> Void) async throws {
+        try await readFile(path(of: key), range: range, into: consume)
     }
 
-    public func delete(_ digest: Digest) async throws {
-        unlink(path(of: digest))
+    public func put<Body: AsyncSequence & Sendable>(_ key: String, from body: Body) async throws where Body.Element == ByteBuffer {
+        let id = ".put-\(UUID().uuidString)"
+        try await startUpload(id)
+        do {
+            let writer = try await appendPart(to: id, at: 0)
+            do {
+                for try await buffer in body { try await writer.write(buffer) }
+                _ = try await writer.close()
+            } catch {
+                _ = try? await writer.close()
+                throw error
+            }
+            try await completeUpload(id, as: key)
+        } catch {
+            try? await abortUpload(id)
+            throw error
+        }
     }
 
-    public func createUpload(_ id: String) async throws {
+    public func delete(_ key: String) async throws {
+        unlink(path(of: key))
+    }
+
+    public func list(prefix: String) async throws -> [StoredObject] {
+        let folder = prefix.contains("/") ? String(prefix[...prefix.lastIndex(of: "/")!].dropLast()) : ""
+        let base = folder.isEmpty ? root : "\(root)/\(folder)"
+        guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
+        var objects: [StoredObject] = []
+        while let relative = walker.nextObject() as? String {
+            let key = folder.isEmpty ? relative : "\(folder)/\(relative)"
+            guard key.hasPrefix(prefix), !key.hasPrefix("uploads/") else { continue }
+            var info = stat()
+            guard stat(path(of: key), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            objects.append(StoredObject(key: key, size: Int64(info.st_size), modified: Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec))))
+        }
+        return objects.sorted { $0.key < $1.key }
+    }
+
+    public func startUpload(_ id: String) async throws {
         let fd = open(uploadPath(id), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXError.current("create upload") }
         close(fd)
     }
 
-    public func appendToUpload(_ id: String, at offset: Int64) async throws -> any UploadWriter {
+    public func appendPart(to id: String, at offset: Int64) async throws -> any UploadWriter {
         try FileUploadWriter(path: uploadPath(id), offset: offset, threadPool: threadPool, directIO: directIO)
     }
 
-    public func readUpload(_ id: String, range: Range<Int64>,
-                           into consume: (ByteBuffer) async throws -> Void) async throws {
+    public func readUpload(_ id: String, range: Range<Int64>, into consume: (ByteBuffer) async throws -> Void) async throws {
         try await readFile(uploadPath(id), range: range, into: consume)
     }
 
-    public func commitUpload(_ id: String, as digest: Digest) async throws {
+    public func completeUpload(_ id: String, as key: String) async throws {
         let source = uploadPath(id)
-        let target = path(of: digest)
+        let target = path(of: key)
         let directory = (target as NSString).deletingLastPathComponent
         try await threadPool.runIfActive {
-            if access(target, F_OK) == 0 {
-                unlink(source)
-                return
-            }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try Self.fsync(path: source, directory: false)
-            guard rename(source, target) == 0 else { throw POSIXError.current("commit blob") }
+            guard rename(source, target) == 0 else { throw POSIXError.current("commit object") }
             try Self.fsync(path: directory, directory: true)
         }
     }
 
-    public func deleteUpload(_ id: String) async throws {
+    public func abortUpload(_ id: String) async throws {
         unlink(uploadPath(id))
     }
 
-    public func stagedUploads() async throws -> [(id: String, modified: Double)] {
+    public func uploads() async throws -> [(id: String, modified: Date)] {
         let dir = "\(root)/uploads"
         return try FileManager.default.contentsOfDirectory(atPath: dir).compactMap { name in
             var info = stat()
             guard stat("\(dir)/\(name)", &info) == 0 else { return nil }
-            return (name, Double(info.st_mtim.tv_sec))
+            return (name, Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec)))
         }
     }
 
     public func checkHealth() async throws {
         let probe = "\(root)/uploads/.health-\(UUID().uuidString)"
         let fd = open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw POSIXError.current("write to blob store") }
+        guard fd >= 0 else { throw POSIXError.current("write to storage") }
         close(fd)
         unlink(probe)
     }

@@ -20,7 +20,7 @@ struct StoreOptions: ParsableArguments {
         let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", readers: 1, logger: logger)
         do {
             let stores = try await Stores.open(access)
-            let hub = Hub(stores: stores, blobs: try FileSystemBlobStore(root: folder), settings: HubSettings())
+            let hub = Hub(stores: stores, blobs: try ContentAddressedBlobStore.fileSystem(root: folder), settings: HubSettings())
             let result = try await body(hub)
             try await access.shutdown()
             return result

@@ -5,26 +5,32 @@ import WharfCore
 import WharfMetadata
 @testable import WharfHub
 
+/// How many of `count` concurrent attempts succeed; an attempt refused by the plan limit fails.
+func successes(of count: Int, _ attempt: @escaping @Sendable (Int) async throws -> Void) async throws -> Int {
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+        for index in 0..<count {
+            group.addTask {
+                do {
+                    try await attempt(index)
+                    return true
+                } catch let error as HubError where error.kind == .limitReached {
+                    return false
+                }
+            }
+        }
+        return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+    }
+}
+
 @Suite("Repository service")
 struct RepositoryServiceTests {
     @Test("simultaneous creations of private repositories never exceed the plan")
     func planLimitRace() async throws {
         try await TestHub.run { t in
-            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for index in 0..<8 {
-                    group.addTask {
-                        do {
-                            _ = try await t.hub.repositories.create(namespace: "alice", name: "app\(index)", isPrivate: true,
-                                                                    description: nil, by: TestHub.alice)
-                            return true
-                        } catch let error as HubError where error.kind == .limitReached {
-                            return false
-                        }
-                    }
-                }
-                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            let created = try await successes(of: 8) { index in
+                _ = try await t.hub.repositories.create(namespace: "alice", name: "app\(index)", isPrivate: true, description: nil, by: TestHub.alice)
             }
-            #expect(outcomes.filter { $0 }.count == 1)
+            #expect(created == 1)
             #expect(try await t.hub.stores.metadata.privateRepositoryCount(in: "alice") == 1)
         }
     }
@@ -33,20 +39,8 @@ struct RepositoryServiceTests {
     func planLimitRaceOnPush() async throws {
         try await TestHub.run { t in
             _ = try await t.hub.accounts.updateSettings(email: nil, password: nil, defaultPrivate: true, by: TestHub.alice)
-            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for index in 0..<6 {
-                    group.addTask {
-                        do {
-                            try await t.push("alice/app\(index)", tag: "v1", by: "alice")
-                            return true
-                        } catch let error as HubError where error.kind == .limitReached {
-                            return false
-                        }
-                    }
-                }
-                return try await group.reduce(into: [Bool]()) { $0.append($1) }
-            }
-            #expect(outcomes.filter { $0 }.count == 1)
+            let pushed = try await successes(of: 6) { index in try await t.push("alice/app\(index)", tag: "v1", by: "alice") }
+            #expect(pushed == 1)
             #expect(try await t.hub.stores.metadata.privateRepositoryCount(in: "alice") == 1)
         }
     }

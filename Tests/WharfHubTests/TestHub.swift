@@ -23,7 +23,7 @@ struct TestHub {
         let clock = ManualClock()
         do {
             let stores = try await Stores.open(access, clock: clock)
-            let hub = Hub(stores: stores, blobs: try FileSystemBlobStore(root: folder), settings: settings, hasher: PasswordHasher(cost: 4))
+            let hub = Hub(stores: stores, blobs: try ContentAddressedBlobStore.fileSystem(root: folder), settings: settings, hasher: PasswordHasher(cost: 4))
             for name in ["alice", "bert"] {
                 _ = try await hub.accounts.createUser(username: name, email: nil, password: password)
             }

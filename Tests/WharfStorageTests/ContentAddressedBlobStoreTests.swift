@@ -4,11 +4,11 @@ import Testing
 import WharfCore
 @testable import WharfStorage
 
-@Suite("Filesystem blob store")
+@Suite("Content-addressed blob store on the filesystem driver")
 struct FileSystemBlobStoreTests {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-test-\(UUID().uuidString)").path
 
-    func readAll(_ store: FileSystemBlobStore, _ digest: Digest, range: Range<Int64>? = nil) async throws -> [UInt8] {
+    func readAll(_ store: ContentAddressedBlobStore, _ digest: Digest, range: Range<Int64>? = nil) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         try await store.read(digest, range: range) { bytes += Array(buffer: $0) }
         return bytes
@@ -16,7 +16,7 @@ struct FileSystemBlobStoreTests {
 
     @Test("an upload committed under its digest reads back whole and in ranges")
     func commitAndRead() async throws {
-        let store = try FileSystemBlobStore(root: root)
+        let store = try ContentAddressedBlobStore.fileSystem(root: root)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let content = Array("hello, wharf".utf8)
         try await store.createUpload("u1")
@@ -35,7 +35,7 @@ struct FileSystemBlobStoreTests {
 
     @Test("an upload spanning several early-writeback steps is stored byte for byte")
     func writebackSteps() async throws {
-        let store = try FileSystemBlobStore(root: root)
+        let store = try ContentAddressedBlobStore.fileSystem(root: root)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let piece = 3 << 20  // not a divisor of the step, so writeback ranges straddle writes
         let content = (0..<(piece * 7)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
@@ -54,7 +54,7 @@ struct FileSystemBlobStoreTests {
     @Test("chunks of odd sizes, each through its own writer, are stored byte for byte, with direct I/O and without (as where the filesystem refuses it)",
           arguments: [true, false])
     func unalignedChunks(directIO: Bool) async throws {
-        let store = try FileSystemBlobStore(root: root, directIO: directIO)
+        let store = try ContentAddressedBlobStore.fileSystem(root: root, directIO: directIO)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let sizes = [1, 4095, 4097, 3 << 20 | 123, 17, 2 << 20, 5000, (2 << 20) - 1, 65_537]
         let content = (0..<sizes.reduce(0, +)).map { UInt8(truncatingIfNeeded: $0 &* 40_503 >> 7) }
@@ -81,7 +81,7 @@ struct FileSystemBlobStoreTests {
 
     @Test("appending at an earlier offset discards bytes past it")
     func truncatesToOffset() async throws {
-        let store = try FileSystemBlobStore(root: root)
+        let store = try ContentAddressedBlobStore.fileSystem(root: root)
         defer { try? FileManager.default.removeItem(atPath: root) }
         try await store.createUpload("u2")
         var writer = try await store.appendToUpload("u2", at: 0)
@@ -97,7 +97,7 @@ struct FileSystemBlobStoreTests {
 
     @Test("committing a blob that is already stored keeps one copy and drops the upload")
     func dedupes() async throws {
-        let store = try FileSystemBlobStore(root: root)
+        let store = try ContentAddressedBlobStore.fileSystem(root: root)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let content = Array("same".utf8)
         let digest = Digest.of(content)
@@ -114,7 +114,7 @@ struct FileSystemBlobStoreTests {
 
     @Test("a missing blob has no size and deleting an upload removes its bytes")
     func missingAndDelete() async throws {
-        let store = try FileSystemBlobStore(root: root)
+        let store = try ContentAddressedBlobStore.fileSystem(root: root)
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(try await store.size(of: Digest.of([1, 2, 3])) == nil)
         try await store.createUpload("gone")

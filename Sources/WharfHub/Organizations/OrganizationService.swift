@@ -90,14 +90,7 @@ public struct OrganizationService: Sendable {
         guard let account = try await stores.accounts.account(username), account.kind == .user else {
             throw HubError.invalid("username", "no user named \(username)")
         }
-        return try await stores.transaction { tx in
-            do {
-                try await tx.accounts.addTeamMember(account.name, to: team, in: org)
-            } catch StoreError.notFound {
-                throw HubError.notFound("team")
-            }
-            return try await Self.team(team, in: org, tx)
-        }
+        return try await changeTeam(team, in: org) { tx in try await tx.accounts.addTeamMember(account.name, to: team, in: org) }
     }
 
     /// Removes a member; the last owner cannot leave the owners team.
@@ -118,14 +111,7 @@ public struct OrganizationService: Sendable {
         let team = try AccountRules.team(raw)
         guard let name = RepositoryName("\(org)/\(repository)") else { throw HubError.invalid("name", "invalid repository name \(repository)") }
         let level = try AccountRules.permission(permission)
-        return try await stores.transaction { tx in
-            do {
-                try await tx.accounts.setTeamPermission(level, on: name.value, for: team, in: org)
-            } catch StoreError.notFound {
-                throw HubError.notFound("team")
-            }
-            return try await Self.team(team, in: org, tx)
-        }
+        return try await changeTeam(team, in: org) { tx in try await tx.accounts.setTeamPermission(level, on: name.value, for: team, in: org) }
     }
 
     public func revoke(_ raw: String, on repository: String, in org: String, by principal: Principal?) async throws {
@@ -141,6 +127,18 @@ public struct OrganizationService: Sendable {
             throw HubError.notFound("organization")
         }
         return Organization(account: account, teams: try await stores.accounts.teams(in: org))
+    }
+
+    /// Applies `change` to an existing team and returns the team as changed, in one transaction.
+    private func changeTeam(_ team: TeamName, in org: String, _ change: @escaping @Sendable (Stores) async throws -> Void) async throws -> Team {
+        try await stores.transaction { tx in
+            do {
+                try await change(tx)
+            } catch StoreError.notFound {
+                throw HubError.notFound("team")
+            }
+            return try await Self.team(team, in: org, tx)
+        }
     }
 
     private static func team(_ team: TeamName, in org: String, _ tx: Stores) async throws -> Team {

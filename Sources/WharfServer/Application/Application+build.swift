@@ -25,7 +25,7 @@ public struct WharfDependencies: Sendable {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let database = try await SQLiteDatabaseAccess.open(path: "\(dataDirectory)/wharf.db", logger: logger)
         let stores = try await Stores.open(database, clock: clock)
-        let blobs = try FileSystemBlobStore(root: dataDirectory)
+        let blobs = try ContentAddressedBlobStore.fileSystem(root: dataDirectory)
         let tokens = try await TokenService.load(keyPath: "\(dataDirectory)/token-signing-key.pem", service: settings.service,
                                                  lifetime: tokenLifetime, clock: clock)
         return WharfDependencies(
