@@ -178,7 +178,8 @@ def built_wharf_binary() -> Path:
 def snapshot_wharf_binary(folder: Path) -> Path:
     """Copy the built binary once per session, so a rebuild during the run (the linker
     rewriting .build/debug/wharf: 'Text file busy', or a half-written file) cannot mix two
-    versions of the server in one run."""
+    versions of the server in one run.  Its resource bundles (`*.resources`: the OpenAPI
+    document) go along: Bundle.module looks for them next to the executable first."""
     global _snapshot
     source = built_wharf_binary()
     if not source.exists():
@@ -188,6 +189,8 @@ def snapshot_wharf_binary(folder: Path) -> Path:
     for _ in range(60):
         before = source.stat()
         shutil.copy2(source, target)
+        for bundle in source.parent.glob("*.resources"):
+            shutil.copytree(bundle, Path(folder) / bundle.name, dirs_exist_ok=True)
         after = source.stat()
         if (before.st_mtime_ns, before.st_size) == (after.st_mtime_ns, after.st_size) and \
                 subprocess.run([str(target), "--help"], capture_output=True,
