@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: ["JSON", "YAML"]),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
     ],
     targets: [
         .target(
@@ -47,6 +48,7 @@ let package = Package(
                 "WharfCore",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -83,8 +85,11 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            resources: [.copy("API/openapi.json")]
+            exclude: ["API/openapi.json", "embed.txt"],
+            plugins: ["EmbedFiles"]
         ),
+        .executableTarget(name: "EmbedFile"),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["EmbedFile"]),
         .target(name: "CWharfMemory"),
         .target(name: "CWharfFiles"),
         .executableTarget(
@@ -94,15 +99,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "WharfTestSupport", dependencies: ["WharfMetadata", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/WharfTestSupport"),
         .testTarget(name: "WharfCoreTests", dependencies: ["WharfCore"]),
         .testTarget(name: "WharfStorageTests", dependencies: ["WharfStorage"]),
-        .testTarget(name: "WharfMetadataTests", dependencies: ["WharfMetadata"]),
-        .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth"]),
-        .testTarget(name: "WharfHubTests", dependencies: ["WharfHub"]),
+        .testTarget(name: "WharfMetadataTests", dependencies: ["WharfMetadata", "WharfTestSupport"]),
+        .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth", "WharfTestSupport"]),
+        .testTarget(name: "WharfHubTests", dependencies: ["WharfHub", "WharfTestSupport"]),
         .testTarget(
             name: "WharfServerTests",
             dependencies: [
-                "WharfServer",
+                "WharfServer", "WharfTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -40,6 +40,8 @@ public struct Authenticator: Sendable {
             guard let principal = try await verify(username: username, secret: secret) else { throw Failure.invalidCredentials }
             return principal
         }
+        // A name no account can have never logs in: nothing to guess, nothing to count.
+        guard AccountName.isWellFormed(username) else { throw Failure.invalidCredentials }
         let key = try await throttleKey(username: username, clientAddress: clientAddress)
         if let wait = throttle.retryAfter(key) { throw Failure.throttled(retryAfter: wait) }
         let principal = try await verified.principal(username: username, secret: secret) {

@@ -187,8 +187,20 @@ enum Migrations {
         ] },
     ]
 
-    /// Applies every step newer than the database's version.
+    /// Applies every step newer than the database's version. On PostgreSQL, under an advisory
+    /// lock: replicas starting together take turns, and the later ones find nothing left to do.
     static func run(on access: any SQLDatabaseAccess, clock: any WallClock) async throws {
+        if let postgres = access as? PostgresDatabaseAccess {
+            try await postgres.withAdvisoryLock(lockKey) { try await apply(on: access, clock: clock) }
+        } else {
+            try await apply(on: access, clock: clock)
+        }
+    }
+
+    /// The advisory lock migrations hold ("wharf" in ASCII).
+    static let lockKey: Int64 = 0x7768_6172_66
+
+    private static func apply(on access: any SQLDatabaseAccess, clock: any WallClock) async throws {
         let flavor = access.flavor
         try await access.transaction { db in
             try await db.raw("""

@@ -94,6 +94,7 @@ extension SQLAccountStore {
     }
 
     public func organizationFacts(for subject: String, on organization: String) async throws -> OrganizationFacts {
+        guard AccountName.isWellFormed(organization), AccountName.isWellFormed(subject) || subject.isEmpty else { return OrganizationFacts() }
         guard let row = try await db.raw("""
             SELECT
               (SELECT COUNT(*) FROM accounts WHERE name = \(bind: organization) AND kind = 'organization') AS org,

@@ -264,6 +264,6 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func storedBytes() async throws -> Int64 {
-        try await db.raw("SELECT COALESCE(SUM(size), 0) AS n FROM blobs").first()?.decode(column: "n", as: Int64.self) ?? 0
+        try await db.raw("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM blobs").first()?.decode(column: "n", as: Int64.self) ?? 0
     }
 }

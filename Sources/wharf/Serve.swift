@@ -31,6 +31,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder for the database and blobs [WHARF_DATA_DIR] (default: ./wharf-data).")
     var dataDirectory: String?
 
+    @Option(help: "Metadata database: sqlite:PATH or postgres://user:password@host:port/database [WHARF_DATABASE] (default: sqlite in the data directory).")
+    var database: String?
+
+    @Option(help: "PostgreSQL connections per core [WHARF_DATABASE_CONNECTIONS] (default: 8).")
+    var databaseConnections: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical [WHARF_LOG_LEVEL] (default: info).")
     var logLevel: String?
 
@@ -58,7 +64,8 @@ struct Serve: AsyncParsableCommand {
     /// The flags given, by their names.
     var flags: [String: String] {
         let all: [(String, String?)] = [
-            ("config", config), ("host", host), ("port", port), ("data-dir", dataDirectory), ("log-level", logLevel),
+            ("config", config), ("host", host), ("port", port), ("data-dir", dataDirectory), ("database", database),
+            ("database-connections", databaseConnections), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCertificate), ("tls-key", tlsKey), ("upload-expiry", uploadExpiry),
             ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
         ]

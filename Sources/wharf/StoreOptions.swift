@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import WharfHub
 import WharfMetadata
+import WharfServer
 import WharfStorage
 
 /// The data directory an operator command works on, with the hub's services opened over it.
@@ -10,14 +11,22 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Folder with wharf.db [WHARF_DATA_DIR] (default: ./wharf-data).")
     var dataDirectory: String?
 
+    @Option(help: "Metadata database: sqlite:PATH or postgres://… [WHARF_DATABASE] (default: sqlite in the data directory).")
+    var database: String?
+
     /// Opens the database (migrating it if needed), runs `body` with the services, and closes it.
     /// A rule the command breaks is reported as the services word it.
     func withHub<R>(_ body: (Hub) async throws -> R) async throws -> R {
-        let folder = dataDirectory ?? ProcessInfo.processInfo.environment["WHARF_DATA_DIR"] ?? "./wharf-data"
+        let environment = ProcessInfo.processInfo.environment
+        let folder = dataDirectory ?? environment["WHARF_DATA_DIR"] ?? "./wharf-data"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var logger = Logger(label: "wharf")
         logger.logLevel = .error
-        let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", readers: 1, logger: logger)
+        var configuration = WharfConfiguration()
+        configuration.dataDirectory = folder
+        configuration.database = database ?? environment["WHARF_DATABASE"]
+        configuration.databaseConnections = 1
+        let access = try await configuration.openDatabase(logger: logger)
         do {
             let stores = try await Stores.open(access)
             let hub = Hub(stores: stores, blobs: try ContentAddressedBlobStore.fileSystem(root: folder), settings: HubSettings())

@@ -3,6 +3,7 @@ import Logging
 import Testing
 import WharfCore
 import WharfMetadata
+import WharfTestSupport
 @testable import WharfAuth
 
 /// The whole access matrix, with facts read from a real (SQLite) account store:
@@ -161,10 +162,12 @@ struct AccessPolicyMatrixTests {
     /// alice owns alice/app and alice/other; reader/writer/manager collaborate on alice/app;
     /// acmeorg (owner: owner) has teams with read/write/admin on acmeorg/tool; root is a server admin.
     func withAccounts(_ body: (Stores) async throws -> Void) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-auth-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", logger: Logger(label: "test"))
+        for database in TestDatabase.available {
+            try await database.withFreshDatabase { access in try await withAccounts(on: access, body) }
+        }
+    }
+
+    func withAccounts(on access: any SQLDatabaseAccess, _ body: (Stores) async throws -> Void) async throws {
         let stores = try await Stores.open(access)
         let store = stores.accounts
         for user in ["alice", "stranger", "reader", "writer", "manager", "teamread", "teamwrite", "teamadmin", "owner", "root"] {
@@ -185,12 +188,6 @@ struct AccessPolicyMatrixTests {
         try await store.addTeamMember("teamread", to: TeamName("readers")!, in: "acmeorg")
         try await store.addTeamMember("teamwrite", to: TeamName("writers")!, in: "acmeorg")
         try await store.addTeamMember("teamadmin", to: TeamName("admins")!, in: "acmeorg")
-        do {
-            try await body(stores)
-        } catch {
-            try await access.shutdown()
-            throw error
-        }
-        try await access.shutdown()
+        try await body(stores)
     }
 }

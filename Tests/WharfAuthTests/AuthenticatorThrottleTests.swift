@@ -3,6 +3,7 @@ import Logging
 import Testing
 import WharfCore
 import WharfMetadata
+import WharfTestSupport
 @testable import WharfAuth
 
 /// Password guessing is slowed without letting anyone lock others out.
@@ -12,14 +13,16 @@ struct AuthenticatorThrottleTests {
 
     /// alice and bob exist (password `correct-horse`); alice has a personal access token.
     func withAuthenticator(_ body: (Authenticator, ManualClock, String) async throws -> Void) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-throttle-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", logger: Logger(label: "test"))
+        for database in TestDatabase.available {
+            try await database.withFreshDatabase { access in try await withAuthenticator(on: access, body) }
+        }
+    }
+
+    func withAuthenticator(on access: any SQLDatabaseAccess, _ body: (Authenticator, ManualClock, String) async throws -> Void) async throws {
         let clock = ManualClock()
         let stores = try await Stores.open(access, clock: clock)
         let hasher = PasswordHasher(cost: 4)
-        for name in ["alice", "bob"] {
+        for name in ["alice", "bobby"] {
             try await stores.accounts.createAccount(Account(name: name, kind: .user, passwordHash: try await hasher.hash(Self.password)))
         }
         let secret = SecretToken.generate(prefix: SecretToken.personalPrefix)
@@ -28,13 +31,7 @@ struct AuthenticatorThrottleTests {
         // A verified-password cache with no lifetime, so that every attempt really checks the password.
         let authenticator = Authenticator(accounts: stores.accounts, hasher: hasher, clock: clock,
                                           verified: VerifiedCredentialCache(lifetime: 0))
-        do {
-            try await body(authenticator, clock, secret)
-        } catch {
-            try await access.shutdown()
-            throw error
-        }
-        try await access.shutdown()
+        try await body(authenticator, clock, secret)
     }
 
     func fail(_ authenticator: Authenticator, _ user: String, from address: String, times: Int = 5) async {
@@ -75,7 +72,7 @@ struct AuthenticatorThrottleTests {
     func otherAccountSameAddress() async throws {
         try await withAuthenticator { authenticator, _, _ in
             await fail(authenticator, "alice", from: "10.0.0.1")
-            #expect(await outcome(authenticator, "bob", from: "10.0.0.1") == "bob")
+            #expect(await outcome(authenticator, "bobby", from: "10.0.0.1") == "bobby")
         }
     }
 

@@ -95,3 +95,17 @@ struct LoginThrottleTests {
         #expect(throttle.retryAfter("a") == 30)
     }
 }
+
+@Suite("Password hashing")
+struct PasswordHasherTests {
+    @Test("passwords longer than bcrypt's 72 bytes count in full")
+    func longPasswords() async throws {
+        let hasher = PasswordHasher(cost: 4)
+        let long = String(repeating: "é", count: 72)  // 144 bytes
+        let hash = try await hasher.hash(long)
+        #expect(try await hasher.verify(long, hash: hash))
+        #expect(try await !hasher.verify(String(repeating: "é", count: 71) + "e", hash: hash))
+        let short = "short-password"
+        #expect(try await hasher.verify(short, hash: try await hasher.hash(short)))
+    }
+}

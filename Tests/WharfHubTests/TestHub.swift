@@ -5,6 +5,7 @@ import WharfAuth
 import WharfCore
 import WharfMetadata
 import WharfStorage
+import WharfTestSupport
 @testable import WharfHub
 
 /// A hub over a fresh SQLite database and blob folder in a temporary directory, with a clock
@@ -15,25 +16,26 @@ struct TestHub {
     let clock: ManualClock
     let folder: String
 
+    /// Runs `body` once per database the tests have (SQLite, and PostgreSQL when configured).
     static func run(settings: HubSettings = HubSettings(), _ body: (TestHub) async throws -> Void) async throws {
+        for database in TestDatabase.available {
+            try await database.withFreshDatabase { access in try await run(on: access, settings: settings, body) }
+        }
+    }
+
+    static func run(on access: any SQLDatabaseAccess, settings: HubSettings, _ body: (TestHub) async throws -> Void) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-hub-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let access = try await SQLiteDatabaseAccess.open(path: "\(folder)/wharf.db", logger: Logger(label: "test"))
         let clock = ManualClock()
-        do {
-            let stores = try await Stores.open(access, clock: clock)
-            let hub = Hub(stores: stores, blobs: try ContentAddressedBlobStore.fileSystem(root: folder), settings: settings, hasher: PasswordHasher(cost: 4))
-            for name in ["alice", "bert"] {
-                _ = try await hub.accounts.createUser(username: name, email: nil, password: password)
-            }
-            _ = try await hub.accounts.createUser(username: "root", email: nil, password: password, isAdmin: true, allowReserved: true)
-            try await body(TestHub(hub: hub, clock: clock, folder: folder))
-        } catch {
-            try await access.shutdown()
-            throw error
+        let stores = try await Stores.open(access, clock: clock)
+        let hub = Hub(stores: stores, blobs: try ContentAddressedBlobStore.fileSystem(root: folder), settings: settings,
+                      hasher: PasswordHasher(cost: 4))
+        for name in ["alice", "bert"] {
+            _ = try await hub.accounts.createUser(username: name, email: nil, password: password)
         }
-        try await access.shutdown()
+        _ = try await hub.accounts.createUser(username: "root", email: nil, password: password, isAdmin: true, allowReserved: true)
+        try await body(TestHub(hub: hub, clock: clock, folder: folder))
     }
 
     static let alice = Principal(name: "alice", isAdmin: false)

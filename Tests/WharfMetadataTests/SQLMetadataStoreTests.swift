@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import WharfCore
+import WharfTestSupport
 @testable import WharfMetadata
 
 /// Runs `body` against a fresh SQLite database in a temporary folder, closed afterwards.
@@ -19,12 +20,15 @@ func withDatabase(_ body: (SQLiteDatabaseAccess) async throws -> Void) async thr
     try await access.shutdown()
 }
 
-/// Runs every store against a fresh SQLite database in a temporary folder.
+/// Runs `body` with every store over a fresh database, once per database the tests have
+/// (SQLite, and PostgreSQL when `WHARF_TEST_POSTGRES_URL` is set).
 func withStores(clock: any WallClock = SystemClock(), _ body: (Stores) async throws -> Void) async throws {
-    try await withDatabase { access in try await body(try await Stores.open(access, clock: clock)) }
+    for database in TestDatabase.available {
+        try await database.withFreshDatabase { access in try await body(try await Stores.open(access, clock: clock)) }
+    }
 }
 
-/// Runs the metadata store against a fresh SQLite database in a temporary folder.
+/// Runs the metadata store against a fresh database of each kind.
 func withStore(_ body: (any MetadataStore) async throws -> Void) async throws {
     try await withStores { try await body($0.metadata) }
 }

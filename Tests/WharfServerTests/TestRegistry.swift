@@ -6,6 +6,7 @@ import NIOCore
 import WharfCore
 import WharfHub
 import WharfMetadata
+import WharfTestSupport
 @testable import WharfServer
 
 /// A Wharf router over fresh stores in a temporary folder, driven through HummingbirdTesting.
@@ -29,23 +30,25 @@ struct TestRegistry {
         try await runWithDependencies { client, _ in try await body(AuthenticatedClient(base: client, username: Self.adminName, password: Self.adminPassword)) }
     }
 
-    /// Runs `body` with an anonymous client and the application's stores.
+    /// Runs `body` with an anonymous client and the application's services, once per database the
+    /// tests have (SQLite, and PostgreSQL when `WHARF_TEST_POSTGRES_URL` is set).
     func runWithDependencies(_ body: @Sendable (any TestClientProtocol, WharfDependencies) async throws -> Void) async throws {
-        let dependencies = try await WharfDependencies.local(dataDirectory: folder, settings: settings, bcryptCost: 4, clock: clock,
-                                                             logger: Logger(label: "test"))
+        for database in TestDatabase.available {
+            try await database.withFreshDatabase { access in try await runWithDependencies(on: access, body) }
+        }
+    }
+
+    private func runWithDependencies(on access: any SQLDatabaseAccess,
+                                     _ body: @Sendable (any TestClientProtocol, WharfDependencies) async throws -> Void) async throws {
+        let dependencies = try await WharfDependencies.local(dataDirectory: folder, database: access, settings: settings, bcryptCost: 4,
+                                                             clock: clock, logger: Logger(label: "test"))
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let app = Application(router: buildRouter(dependencies), logger: logger)
-        do {
-            _ = try await dependencies.hub.accounts.createUser(username: Self.adminName, email: nil, password: Self.adminPassword,
-                                                               isAdmin: true, allowReserved: true)
-            try await app.test(.router) { client in try await body(client, dependencies) }
-        } catch {
-            try await dependencies.shutdown()
-            throw error
-        }
-        try await dependencies.shutdown()
+        _ = try await dependencies.hub.accounts.createUser(username: Self.adminName, email: nil, password: Self.adminPassword,
+                                                           isAdmin: true, allowReserved: true)
+        try await app.test(.router) { client in try await body(client, dependencies) }
     }
 }
 

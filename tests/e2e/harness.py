@@ -166,6 +166,17 @@ ADMIN_LOGIN_RE = re.compile(r"first administrator: user (\S+), password (\S+)")
 _snapshot: Optional[Path] = None
 
 
+def create_postgres_database() -> str:
+    """A fresh database on the test PostgreSQL server (E2E_DATABASE=postgres, WHARF_TEST_POSTGRES_URL);
+    its URL. The server is thrown away with all its databases after the run (scripts/test)."""
+    server = os.environ.get("WHARF_TEST_POSTGRES_URL")
+    if not server:
+        raise AssertionError("E2E_DATABASE=postgres needs WHARF_TEST_POSTGRES_URL (scripts/test-postgres start DIR)")
+    name = "wharf_e2e_" + os.urandom(8).hex()
+    run(["psql", server, "-v", "ON_ERROR_STOP=1", "-q", "-c", f"CREATE DATABASE {name}"], timeout=60)
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
 def built_wharf_binary() -> Path:
     """$WHARF_BIN (relative to the repository root) or .build/debug/wharf."""
     env = os.environ.get("WHARF_BIN")
@@ -281,6 +292,8 @@ class RegistryServer:
         self.port = free_port()
         if admin_password:
             self.env["WHARF_ADMIN_PASSWORD"] = admin_password
+        if kind == "wharf" and os.environ.get("E2E_DATABASE") == "postgres":
+            self.env.setdefault("WHARF_DATABASE", create_postgres_database())
         self.credentials = None
         if kind == "wharf" and self.env.get("WHARF_ADMIN_PASSWORD"):
             self.credentials = ("admin", self.env["WHARF_ADMIN_PASSWORD"])

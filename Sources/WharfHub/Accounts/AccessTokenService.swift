@@ -1,3 +1,4 @@
+import Foundation
 import WharfAuth
 import WharfCore
 import WharfMetadata
@@ -11,8 +12,7 @@ public struct AccessTokenService: Sendable {
     public func create(name raw: String, scopes: [String]?, by principal: Principal?) async throws -> (token: AccessToken, secret: String) {
         try access.require(principal, .manageTokens)
         guard let principal else { throw HubError.unauthenticated }
-        let name = raw.trimmingSpaces()
-        guard (1...100).contains(name.count) else { throw HubError.invalid("name", "name must be 1 to 100 characters") }
+        let name = try AccountRules.tokenName(raw)
         let requested = try (scopes ?? [TokenScope.read.rawValue]).map { raw in
             guard let scope = TokenScope(rawValue: raw) else {
                 throw HubError.invalid("scopes", "scopes must be read, read-write or read-write-delete")
@@ -38,6 +38,8 @@ public struct AccessTokenService: Sendable {
     public func revoke(_ id: String, by principal: Principal?) async throws {
         try access.require(principal, .manageTokens)
         guard let principal else { throw HubError.unauthenticated }
-        guard try await stores.accounts.revokeToken(id, of: principal.name) else { throw HubError.notFound("token") }
+        guard UUID(uuidString: id) != nil, try await stores.accounts.revokeToken(id, of: principal.name) else {
+            throw HubError.notFound("token")
+        }
     }
 }

@@ -25,17 +25,36 @@ public enum AccountRules {
     public static func email(_ raw: String) throws -> String {
         let email = raw.trimmingSpaces()
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !email.contains(" ") else {
+        guard email.unicodeScalars.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !email.contains(" ") else {
             throw HubError.invalid("email", "email must be an address like name@example.com")
         }
         return email
     }
 
+    /// 8 to 72 characters (Unicode scalars, as JSON Schema counts them).
     public static func password(_ raw: String) throws -> String {
-        guard raw.count >= 8 else { throw HubError.invalid("password", "password must be at least 8 characters") }
-        guard raw.utf8.count <= 72 else { throw HubError.invalid("password", "password must be at most 72 bytes") }
+        guard !raw.unicodeScalars.contains("\u{0}") else { throw HubError.invalid("password", "password may not contain NUL") }
+        let length = raw.unicodeScalars.count
+        guard length >= 8 else { throw HubError.invalid("password", "password must be at least 8 characters") }
+        guard length <= 72 else { throw HubError.invalid("password", "password must be at most 72 characters") }
         return raw
     }
+
+    /// A repository's own name in `namespace`: one path component, short enough that the full
+    /// name fits `RepositoryName.maxLength`.
+    public static func repositoryName(namespace: String, name: String) throws -> RepositoryName {
+        guard AccountName.isWellFormed(namespace) else {
+            throw HubError.invalid("namespace", "namespace must be an account name: 4 to 30 lowercase letters and digits")
+        }
+        guard !name.contains("/"), name.utf8.count <= maxRepositoryNameLength,
+              let repository = RepositoryName("\(namespace)/\(name)") else {
+            throw HubError.invalid("name", "repository names are lowercase letters, digits and separators (. _ -), one component of at most \(maxRepositoryNameLength) characters")
+        }
+        return repository
+    }
+
+    /// The longest own name of a repository: with the longest namespace and `/`, the full name still fits.
+    public static let maxRepositoryNameLength = RepositoryName.maxLength - 31
 
     public static func team(_ raw: String) throws -> TeamName {
         guard let team = TeamName(raw) else { throw HubError.invalid("name", "team names are 1 to 30 of a-z, 0-9, - and _") }
@@ -47,8 +66,23 @@ public enum AccountRules {
         return permission
     }
 
+    /// The most a plan may allow.
+    public static let maxPrivateRepoLimit = 1_000_000
+
     public static func privateRepoLimit(_ value: Int) throws -> Int {
-        guard value >= 0 else { throw HubError.invalid("private_repo_limit", "private_repo_limit cannot be negative") }
+        guard (0...maxPrivateRepoLimit).contains(value) else {
+            throw HubError.invalid("private_repo_limit", "private_repo_limit must be 0 to \(maxPrivateRepoLimit)")
+        }
         return value
+    }
+
+    /// A token's name: 1 to 100 characters without control characters, trimmed of spaces.
+    public static func tokenName(_ raw: String) throws -> String {
+        let name = raw.trimmingSpaces()
+        guard raw.unicodeScalars.count <= 100, !name.isEmpty,
+              !raw.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+            throw HubError.invalid("name", "name must be 1 to 100 characters without control characters")
+        }
+        return name
     }
 }

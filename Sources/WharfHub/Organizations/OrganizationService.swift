@@ -88,7 +88,7 @@ public struct OrganizationService: Sendable {
         try await access.require(principal, .manage, organization: org)
         let team = try AccountRules.team(raw)
         guard let account = try await stores.accounts.account(username), account.kind == .user else {
-            throw HubError.invalid("username", "no user named \(username)")
+            throw HubError.notFound("user \(username)")
         }
         return try await changeTeam(team, in: org) { tx in try await tx.accounts.addTeamMember(account.name, to: team, in: org) }
     }

@@ -21,9 +21,7 @@ public struct RepositoryService: Sendable {
 
     public func create(namespace: String, name raw: String, isPrivate: Bool?, description: String?, by principal: Principal?) async throws -> Listed {
         guard let principal else { throw HubError.unauthenticated }
-        guard !namespace.isEmpty, let name = RepositoryName("\(namespace)/\(raw)") else {
-            throw HubError.invalid("name", "repository names are lowercase letters, digits and separators (. _ -)")
-        }
+        let name = try AccountRules.repositoryName(namespace: namespace, name: raw)
         let description = try Self.description(description ?? "")
         guard try await access.allows(principal, .push, on: name) else {
             throw HubError.forbidden("you may not create repositories in \(namespace)")
@@ -49,6 +47,7 @@ public struct RepositoryService: Sendable {
 
     /// The namespace's repositories the caller may read.
     public func list(namespace: String, by principal: Principal?) async throws -> [Listed] {
+        guard AccountName.isWellFormed(namespace) else { return [] }
         var result: [Listed] = []
         for info in try await stores.metadata.repositories(in: namespace) {
             if let permission = try await access.permission(of: principal, on: info.name) {
@@ -105,7 +104,7 @@ public struct RepositoryService: Sendable {
         try await access.require(principal, .manage, on: name)
         let permission = try AccountRules.permission(raw)
         guard let account = try await stores.accounts.account(username), account.kind == .user else {
-            throw HubError.invalid("username", "no user named \(username)")
+            throw HubError.notFound("user \(username)")
         }
         try await stores.accounts.setCollaborator(account.name, permission: permission, on: name)
         return permission
@@ -142,8 +141,8 @@ public struct RepositoryService: Sendable {
     }
 
     static func description(_ raw: String) throws -> String {
-        guard raw.count <= maxDescription else {
-            throw HubError.invalid("description", "description must be at most \(maxDescription) characters")
+        guard raw.unicodeScalars.count <= maxDescription, !raw.unicodeScalars.contains("\u{0}") else {
+            throw HubError.invalid("description", "description must be at most \(maxDescription) characters, without NUL")
         }
         return raw
     }

@@ -31,11 +31,19 @@ struct APIError: HTTPResponseError, CustomStringConvertible {
 }
 
 extension Request {
-    /// Decodes a JSON body, turning malformed input into a 400 that says what is wrong.
+    /// Decodes a JSON object body, turning malformed input into a 400 or 422 that says what is
+    /// wrong. Optional fields are left out when not wanted: an explicit `null` is refused.
     func decodeJSON<T: Decodable>(_ type: T.Type) async throws -> T {
-        let body = try await self.body.collect(upTo: 1024 * 1024)
+        let data = Data(buffer: try await self.body.collect(upTo: 1024 * 1024))
+        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw APIError(.badRequest, "the request body is not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else { throw APIError(.badRequest, "the request body must be a JSON object") }
+        for field in fields.keys.sorted() where fields[field] is NSNull && Self.reads(T.self, field: field, of: fields) {
+            throw APIError.invalid(field, "\(field) may not be null; leave it out instead")
+        }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
+            return try JSONDecoder().decode(T.self, from: data)
         } catch DecodingError.keyNotFound(let key, _) {
             throw APIError.invalid(key.stringValue, "\(key.stringValue) is required")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
@@ -43,6 +51,22 @@ extension Request {
             throw APIError.invalid(field, "\(field) has the wrong type")
         } catch {
             throw APIError(.badRequest, "the request body is not valid JSON")
+        }
+    }
+
+    /// Whether decoding `T` reads `field` (unknown fields are ignored, not refused): probed by
+    /// giving the field a value no field of an API body accepts.
+    private static func reads<T: Decodable>(_ type: T.Type, field: String, of fields: [String: Any]) -> Bool {
+        var probe = fields
+        probe[field] = ["wharf.probe": [0]]
+        guard let data = try? JSONSerialization.data(withJSONObject: probe) else { return true }
+        do {
+            _ = try JSONDecoder().decode(T.self, from: data)
+            return false
+        } catch DecodingError.typeMismatch(_, let context) {
+            return context.codingPath.first?.stringValue == field
+        } catch {
+            return false  // another fault (a required field missing): the real decoding reports it
         }
     }
 }

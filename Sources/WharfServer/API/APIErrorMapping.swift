@@ -5,10 +5,6 @@ import WharfHub
 
 /// The JSON API's errors: every failure becomes `{"message","field"}` with its status.
 enum APIErrorMapping {
-    static func response(for error: any Error, request: Request, context: WharfRequestContext) throws -> Response {
-        try apiError(for: error, context: context).response(from: request, context: context)
-    }
-
     static func apiError(for error: any Error, context: WharfRequestContext) -> APIError {
         switch error {
         case let error as APIError:

@@ -19,18 +19,25 @@ public struct WharfDependencies: Sendable {
     /// Closes the database when the application stops.
     public var shutdown: @Sendable () async throws -> Void
 
-    /// The default stores: SQLite and a blob folder under the data directory.
-    public static func local(dataDirectory: String, settings: HubSettings = HubSettings(), tokenLifetime: Double = 300,
-                             bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock(), logger: Logger) async throws -> WharfDependencies {
+    /// The stores over `database` (SQLite in the data directory when nil, then closed with the
+    /// application) and a blob folder under the data directory.
+    public static func local(dataDirectory: String, database given: (any SQLDatabaseAccess)? = nil, settings: HubSettings = HubSettings(),
+                             tokenLifetime: Double = 300, bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock(),
+                             logger: Logger) async throws -> WharfDependencies {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        let database = try await SQLiteDatabaseAccess.open(path: "\(dataDirectory)/wharf.db", logger: logger)
+        let database: any SQLDatabaseAccess
+        if let given {
+            database = given
+        } else {
+            database = try await SQLiteDatabaseAccess.open(path: "\(dataDirectory)/wharf.db", logger: logger)
+        }
         let stores = try await Stores.open(database, clock: clock)
         let blobs = try ContentAddressedBlobStore.fileSystem(root: dataDirectory)
         let tokens = try await TokenService.load(keyPath: "\(dataDirectory)/token-signing-key.pem", service: settings.service,
                                                  lifetime: tokenLifetime, clock: clock)
         return WharfDependencies(
             hub: Hub(stores: stores, blobs: blobs, settings: settings, hasher: PasswordHasher(cost: bcryptCost)),
-            tokens: tokens, shutdown: { try await stores.shutdown() }
+            tokens: tokens, shutdown: { if given == nil { try await stores.shutdown() } }
         )
     }
 }
@@ -41,7 +48,8 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     let hub = dependencies.hub
     router.add(middleware: ObservabilityMiddleware(metrics: dependencies.metrics))
     router.add(middleware: LingeringBodyMiddleware())
-    router.add(middleware: ErrorResponseMiddleware())
+    let routeMethods = RouteMethods()
+    router.add(middleware: ErrorResponseMiddleware(routeMethods: routeMethods))
     let credentials = CredentialReader(authenticator: hub.authenticator, tokens: dependencies.tokens)
     let authorizer = RegistryAuthorizer(hub: hub)
     OperationsRoutes(registry: hub.registry, metrics: dependencies.metrics).register(on: router)
@@ -53,15 +61,23 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     RepositoryAPIRoutes(auth: api, repositories: hub.repositories).register(on: router)
     OrganizationRoutes(auth: api, organizations: hub.organizations).register(on: router)
     OpenAPIRoute().register(on: router)
+    routeMethods.load(router.routes.map { ($0.path.description, $0.method.rawValue) })
     return router
 }
 
 /// Builds the whole application for `configuration`, with the default local stores.
 public func buildApplication(_ configuration: WharfConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
-    let dependencies = try await WharfDependencies.local(
-        dataDirectory: configuration.dataDirectory, settings: configuration.hubSettings,
-        tokenLifetime: configuration.tokenLifetime, logger: logger
-    )
+    let database = try await configuration.openDatabase(logger: logger)
+    let dependencies: WharfDependencies
+    do {
+        dependencies = try await WharfDependencies.local(
+            dataDirectory: configuration.dataDirectory, database: database, settings: configuration.hubSettings,
+            tokenLifetime: configuration.tokenLifetime, logger: logger
+        )
+    } catch {
+        try? await database.shutdown()
+        throw error
+    }
     let hub = dependencies.hub
     let firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
     let janitor = UploadJanitor(registry: hub.registry, expiry: configuration.uploadExpiry,
@@ -83,7 +99,7 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
         router: buildRouter(dependencies),
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
-        services: [worker, DatabaseCloser(close: dependencies.shutdown)],
+        services: [worker, DatabaseCloser(close: { try await database.shutdown() })],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             print("Wharf listening on \(configuration.url(port: port))")

@@ -50,6 +50,16 @@ public enum ConfigurationLoader {
             c.port = port
         }
         if let folder = try await values.string("data-dir") { c.dataDirectory = folder }
+        if let database = try await values.string("database", secret: true) {
+            guard database.hasPrefix("sqlite:") || database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") else {
+                throw invalid("database", "(hidden)", "sqlite:PATH or postgres://user:password@host:port/database")
+            }
+            c.database = database
+        }
+        if let connections = try await values.int("database-connections") {
+            try check(connections, "database-connections", connections >= 1, "at least 1")
+            c.databaseConnections = connections
+        }
         if let raw = try await values.string("log-level") {
             guard let level = Logger.Level(rawValue: raw.lowercased()) else {
                 throw invalid("log-level", raw, "trace, debug, info, notice, warning, error or critical")

@@ -1,4 +1,6 @@
+import Foundation
 import Logging
+import WharfMetadata
 import WharfHub
 
 /// Everything `wharf serve` can be told, resolved once from flags, then environment, then defaults.
@@ -11,6 +13,11 @@ public struct WharfConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 5000
     public var dataDirectory = "./wharf-data"
+    /// Where metadata lives: `sqlite:PATH`, or `postgres://user:password@host:port/database`;
+    /// nil for SQLite in the data directory.
+    public var database: String?
+    /// PostgreSQL connections per event loop (one event loop per core).
+    public var databaseConnections = 8
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .text
     /// PEM certificate chain and private key; both set means HTTPS.
@@ -31,6 +38,21 @@ public struct WharfConfiguration: Sendable {
     public var initialAdminPassword: String?
 
     public init() {}
+
+    /// Opens the metadata database this configuration names.
+    public func openDatabase(logger: Logger) async throws -> any SQLDatabaseAccess {
+        let location = database ?? "sqlite:\(dataDirectory)/wharf.db"
+        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+            return try PostgresDatabaseAccess(url: location, connections: databaseConnections, logger: logger)
+        }
+        guard location.hasPrefix("sqlite:") else {
+            throw ConfigurationError("database must be sqlite:PATH or postgres://user:password@host:port/database")
+        }
+        let path = String(location.dropFirst("sqlite:".count))
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        return try await SQLiteDatabaseAccess.open(path: path, logger: logger)
+    }
 
     /// The account settings the hub runs with.
     public var hubSettings: HubSettings {

@@ -6,6 +6,8 @@ import WharfCore
 /// and everything else. Registry responses also carry `Docker-Distribution-API-Version`.
 struct ErrorResponseMiddleware: RouterMiddleware {
     typealias Context = WharfRequestContext
+    /// The routes' methods, to answer a known path's wrong method with 405.
+    let routeMethods: RouteMethods
 
     /// Which API a path belongs to.
     enum Surface {
@@ -25,7 +27,16 @@ struct ErrorResponseMiddleware: RouterMiddleware {
         } catch {
             switch surface {
             case .registry: response = try RegistryErrorMapping.response(for: error, request: request, context: context)
-            case .api: response = try APIErrorMapping.response(for: error, request: request, context: context)
+            case .api:
+                var apiError = APIErrorMapping.apiError(for: error, context: context)
+                if apiError.status == .notFound, error is HTTPError {
+                    let allowed = routeMethods.allowed(for: request.uri.path)
+                    if !allowed.isEmpty {
+                        apiError = APIError(.methodNotAllowed, "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))")
+                        apiError.headers[.allow] = allowed.joined(separator: ", ")
+                    }
+                }
+                response = try apiError.response(from: request, context: context)
             }
         }
         if surface == .registry { response.headers[.dockerDistributionAPIVersion] = "registry/2.0" }

@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+import NIOPosix
+@preconcurrency import PostgresKit
+import SQLKit
+
+/// PostgreSQL through a pool of connections: reads take any connection, a write transaction holds
+/// one connection from `BEGIN` to `COMMIT`. Several replicas share the database.
+///
+/// Durable transactions commit with `synchronous_commit = on`; relaxed ones set it off for that
+/// transaction only (the commit is visible at once and reaches disk within a few hundred ms).
+///
+/// `@unchecked Sendable`: AsyncKit's pool guards its state with its own lock and is used from any
+/// thread, but is not annotated `Sendable`; the other properties are immutable.
+public final class PostgresDatabaseAccess: SQLDatabaseAccess, @unchecked Sendable {
+    private let pool: EventLoopGroupConnectionPool<PostgresConnectionSource>
+    private let logger: Logger
+    public let cache: ReadCache
+
+    public var flavor: SQLFlavor { .postgres }
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`) with up to `connections` per event loop.
+    public init(url: String, connections: Int = 8, logger: Logger, cache: ReadCache = ReadCache()) throws {
+        let configuration = try SQLPostgresConfiguration(url: url)
+        pool = EventLoopGroupConnectionPool(
+            source: PostgresConnectionSource(sqlConfiguration: configuration),
+            maxConnectionsPerEventLoop: connections, pruneInterval: .seconds(60), logger: logger,
+            on: MultiThreadedEventLoopGroup.singleton
+        )
+        self.logger = logger
+        self.cache = cache
+    }
+
+    public var reader: any SQLDatabase {
+        pool.database(logger: logger).sql(queryLogLevel: .trace)
+    }
+
+    public func transaction<R: Sendable>(_ durability: Durability,
+                                         _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let connection = try await pool.requestConnection(logger: logger).get()
+        defer { pool.releaseConnection(connection, logger: logger) }
+        let db = connection.sql(queryLogLevel: .trace)
+        try await db.raw("BEGIN").run()
+        do {
+            if durability == .relaxed { try await db.raw("SET LOCAL synchronous_commit = off").run() }
+            let result = try await body(db)
+            try await db.raw("COMMIT").run()
+            cache.bump()
+            return result
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    /// Runs `body` holding a session-level advisory lock (migrations: replicas starting together wait for each other).
+    public func withAdvisoryLock<R: Sendable>(_ key: Int64, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+        let connection = try await pool.requestConnection(logger: logger).get()
+        defer { pool.releaseConnection(connection, logger: logger) }
+        let db = connection.sql(queryLogLevel: .trace)
+        try await db.raw("SELECT pg_advisory_lock(\(bind: key))").run()
+        do {
+            let result = try await body()
+            try await db.raw("SELECT pg_advisory_unlock(\(bind: key))").run()
+            return result
+        } catch {
+            try? await db.raw("SELECT pg_advisory_unlock(\(bind: key))").run()
+            throw error
+        }
+    }
+
+    public func shutdown() async throws {
+        try await pool.shutdownAsync()
+    }
+}
