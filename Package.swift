@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: ["JSON", "YAML"]),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -37,6 +38,7 @@ let package = Package(
             dependencies: [
                 "WharfCore", "CWharfFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
@@ -102,7 +104,9 @@ let package = Package(
         .target(name: "WharfTestSupport", dependencies: ["WharfMetadata", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/WharfTestSupport"),
         .testTarget(name: "WharfCoreTests", dependencies: ["WharfCore"]),
-        .testTarget(name: "WharfStorageTests", dependencies: ["WharfStorage"]),
+        .testTarget(name: "WharfStorageTests", dependencies: [
+            "WharfStorage", .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .testTarget(name: "WharfMetadataTests", dependencies: ["WharfMetadata", "WharfTestSupport"]),
         .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth", "WharfTestSupport"]),
         .testTarget(name: "WharfHubTests", dependencies: ["WharfHub", "WharfTestSupport"]),

@@ -11,5 +11,8 @@ public struct HubSettings: Sendable {
     /// Whether clients reach the server over HTTPS (for the token realm URL).
     public var usesTLS = false
 
+    /// When set, blob GETs answer 307 to a URL of the object store valid this many seconds.
+    public var blobRedirectSeconds: Int?
+
     public init() {}
 }

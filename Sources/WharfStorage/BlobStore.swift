@@ -38,6 +38,10 @@ public protocol BlobStore: Sendable {
 
     /// Whether the backend can be read and written now.
     func checkHealth() async throws
+
+    /// A URL the client may fetch the blob from directly, valid `expires` seconds; nil when the
+    /// backend cannot hand one out.
+    func redirectURL(for digest: Digest, expires: Int) -> String?
 }
 
 /// `BlobStore` over any `StorageDriver`: a blob of digest `algorithm:hex` is the object
@@ -103,5 +107,19 @@ public struct ContentAddressedBlobStore: BlobStore {
 
     public func checkHealth() async throws {
         try await driver.checkHealth()
+    }
+
+    public func redirectURL(for digest: Digest, expires: Int) -> String? {
+        driver.presignedURL(for: Self.key(of: digest), expires: expires)
+    }
+
+    /// The store a `--storage` value names: `file:PATH` (or nil: `data-dir`), or `s3://bucket/prefix?…`.
+    public static func open(_ location: String?, dataDirectory: String, environment: [String: String]) throws -> ContentAddressedBlobStore {
+        guard let location, !location.isEmpty else { return try fileSystem(root: dataDirectory) }
+        if location.hasPrefix("s3://") {
+            return ContentAddressedBlobStore(driver: S3Driver(location: try S3Location(url: location, environment: environment)))
+        }
+        if location.hasPrefix("file:") { return try fileSystem(root: String(location.dropFirst("file:".count))) }
+        throw S3Error.configuration("storage must be file:PATH or s3://bucket/prefix?endpoint=…&region=…")
     }
 }

@@ -33,6 +33,14 @@ public protocol StorageDriver: Sendable {
 
     /// Whether the backend can be read and written now.
     func checkHealth() async throws
+
+    /// A URL clients may fetch the object from directly for `expires` seconds; nil when the
+    /// backend has none (the filesystem).
+    func presignedURL(for key: String, expires: Int) -> String?
+}
+
+extension StorageDriver {
+    public func presignedURL(for key: String, expires: Int) -> String? { nil }
 }
 
 /// An object a driver lists.

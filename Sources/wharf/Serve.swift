@@ -37,6 +37,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PostgreSQL connections per core [WHARF_DATABASE_CONNECTIONS] (default: 8).")
     var databaseConnections: String?
 
+    @Option(help: "Blob storage: file:PATH or s3://bucket/prefix?endpoint=URL&region=R&path_style=true, credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY [WHARF_STORAGE] (default: the data directory).")
+    var storage: String?
+
+    @Option(help: "Blob GETs answer 307 to a presigned object-store URL (S3 storage): true or false [WHARF_BLOB_REDIRECT] (default: false).")
+    var blobRedirect: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical [WHARF_LOG_LEVEL] (default: info).")
     var logLevel: String?
 
@@ -65,7 +71,7 @@ struct Serve: AsyncParsableCommand {
     var flags: [String: String] {
         let all: [(String, String?)] = [
             ("config", config), ("host", host), ("port", port), ("data-dir", dataDirectory), ("database", database),
-            ("database-connections", databaseConnections), ("log-level", logLevel),
+            ("database-connections", databaseConnections), ("storage", storage), ("blob-redirect", blobRedirect), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCertificate), ("tls-key", tlsKey), ("upload-expiry", uploadExpiry),
             ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
         ]

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import NIOCore
 import Testing
@@ -81,5 +82,73 @@ struct FileSystemDriverConformanceTests {
     @Test("resumable uploads: parts, a failed part replaced, read so far, complete, abort")
     func uploads() async throws {
         try await withDriver { try await StorageDriverConformance.resumableUploads($0) }
+    }
+}
+
+/// The same suite on an S3-compatible store, when the tests have one (`scripts/test-s3` starts
+/// SeaweedFS and sets `WHARF_TEST_S3_URL`, `WHARF_TEST_S3_ACCESS_KEY`, `WHARF_TEST_S3_SECRET_KEY`).
+/// The test S3 store under `prefix`, when the tests have one.
+func testS3Location(prefix: String) -> S3Location? {
+    S3DriverConformanceTests.location(prefix: prefix)
+}
+
+@Suite("Storage driver conformance: S3", .enabled(if: testS3Location(prefix: "probe") != nil, "no S3 store for the tests (WHARF_TEST_S3_URL)"))
+struct S3DriverConformanceTests {
+    static func location(prefix: String) -> S3Location? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = environment["WHARF_TEST_S3_URL"], var components = URLComponents(string: url) else { return nil }
+        components.path = "/" + [components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")), prefix]
+            .filter { !$0.isEmpty }.joined(separator: "/")
+        return try? S3Location(url: components.string!, environment: [
+            "AWS_ACCESS_KEY_ID": environment["WHARF_TEST_S3_ACCESS_KEY"] ?? "",
+            "AWS_SECRET_ACCESS_KEY": environment["WHARF_TEST_S3_SECRET_KEY"] ?? "",
+        ])
+    }
+
+    /// A driver under a fresh prefix, with 5 MiB parts.
+    func driver() throws -> S3Driver {
+        S3Driver(location: try #require(Self.location(prefix: "conformance-\(UUID().uuidString.lowercased())")), partSize: 5 << 20)
+    }
+
+    @Test("objects: put, size, read ranges, list by prefix, delete")
+    func objects() async throws {
+        try await StorageDriverConformance.objects(try driver())
+    }
+
+    @Test("resumable uploads: parts, a failed part replaced, read so far, complete, abort")
+    func uploads() async throws {
+        try await StorageDriverConformance.resumableUploads(try driver())
+    }
+
+    @Test("an upload of several parts larger than one piece completes byte for byte, and a large put too")
+    func largeUpload() async throws {
+        let driver = try driver()
+        let content = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 11) }
+        try await driver.startUpload("big")
+        var offset = 0
+        for size in [3 << 20, 6 << 20, 3 << 20] {
+            let writer = try await driver.appendPart(to: "big", at: Int64(offset))
+            try await writer.write(ByteBuffer(bytes: content[offset..<offset + size]))
+            offset += size
+            #expect(try await writer.close() == Int64(offset))
+        }
+        try await driver.completeUpload("big", as: "blobs/big")
+        #expect(try await driver.size(of: "blobs/big") == Int64(content.count))
+        #expect(try await StorageDriverConformance.readAll(driver, "blobs/big") == content)
+        #expect(try await StorageDriverConformance.readAll(driver, "blobs/big", range: 7_000_000..<7_000_010) == Array(content[7_000_000..<7_000_010]))
+        try await driver.put("blobs/put", from: StorageDriverConformance.stream(stride(from: 0, to: content.count, by: 1 << 20).map {
+            Array(content[$0..<min($0 + (1 << 20), content.count)])
+        }))
+        #expect(try await StorageDriverConformance.readAll(driver, "blobs/put") == content)
+    }
+
+    @Test("a presigned URL serves the object without credentials")
+    func presigned() async throws {
+        let driver = try driver()
+        try await driver.put("blobs/p", from: StorageDriverConformance.stream([Array("presigned".utf8)]))
+        let url = try #require(driver.presignedURL(for: "blobs/p", expires: 60))
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        #expect(response.status == .ok)
+        #expect(Array(buffer: try await response.body.collect(upTo: 1024)) == Array("presigned".utf8))
     }
 }

@@ -37,6 +37,11 @@ public struct Registry: Sendable {
         try await blobs.read(digest, range: range, into: consume)
     }
 
+    /// Where the client may fetch a blob directly (`--blob-redirect` on a store that can presign), if anywhere.
+    public func blobRedirect(for digest: Digest) -> String? {
+        settings.blobRedirectSeconds.flatMap { blobs.redirectURL(for: digest, expires: $0) }
+    }
+
     /// Unlinks a blob from the repository (its bytes stay until garbage collection).
     public func deleteBlob(_ digest: Digest, in repository: RepositoryName) async throws {
         guard try await metadata.unlinkBlob(digest, from: repository) else {

@@ -21,7 +21,8 @@ public struct WharfDependencies: Sendable {
 
     /// The stores over `database` (SQLite in the data directory when nil, then closed with the
     /// application) and a blob folder under the data directory.
-    public static func local(dataDirectory: String, database given: (any SQLDatabaseAccess)? = nil, settings: HubSettings = HubSettings(),
+    public static func local(dataDirectory: String, database given: (any SQLDatabaseAccess)? = nil, blobs givenBlobs: (any BlobStore)? = nil,
+                             settings: HubSettings = HubSettings(),
                              tokenLifetime: Double = 300, bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock(),
                              logger: Logger) async throws -> WharfDependencies {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
@@ -32,7 +33,7 @@ public struct WharfDependencies: Sendable {
             database = try await SQLiteDatabaseAccess.open(path: "\(dataDirectory)/wharf.db", logger: logger)
         }
         let stores = try await Stores.open(database, clock: clock)
-        let blobs = try ContentAddressedBlobStore.fileSystem(root: dataDirectory)
+        let blobs = try givenBlobs ?? ContentAddressedBlobStore.fileSystem(root: dataDirectory)
         let tokens = try await TokenService.load(keyPath: "\(dataDirectory)/token-signing-key.pem", service: settings.service,
                                                  lifetime: tokenLifetime, clock: clock)
         return WharfDependencies(
@@ -71,7 +72,10 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
     let dependencies: WharfDependencies
     do {
         dependencies = try await WharfDependencies.local(
-            dataDirectory: configuration.dataDirectory, database: database, settings: configuration.hubSettings,
+            dataDirectory: configuration.dataDirectory, database: database,
+            blobs: try ContentAddressedBlobStore.open(configuration.storage, dataDirectory: configuration.dataDirectory,
+                                                      environment: ProcessInfo.processInfo.environment),
+            settings: configuration.hubSettings,
             tokenLifetime: configuration.tokenLifetime, logger: logger
         )
     } catch {

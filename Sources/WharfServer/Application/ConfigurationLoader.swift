@@ -56,6 +56,13 @@ public enum ConfigurationLoader {
             }
             c.database = database
         }
+        if let storage = try await values.string("storage") {
+            guard storage.hasPrefix("file:") || storage.hasPrefix("s3://") else {
+                throw invalid("storage", storage, "file:PATH or s3://bucket/prefix?endpoint=…&region=…&path_style=true")
+            }
+            c.storage = storage
+        }
+        if let redirect = try await values.bool("blob-redirect") { c.blobRedirect = redirect }
         if let connections = try await values.int("database-connections") {
             try check(connections, "database-connections", connections >= 1, "at least 1")
             c.databaseConnections = connections

@@ -16,6 +16,11 @@ public struct WharfConfiguration: Sendable {
     /// Where metadata lives: `sqlite:PATH`, or `postgres://user:password@host:port/database`;
     /// nil for SQLite in the data directory.
     public var database: String?
+    /// Where blob bytes live: `file:PATH` or `s3://bucket/prefix?endpoint=…&region=…&path_style=true`;
+    /// nil for the data directory.
+    public var storage: String?
+    /// Blob GETs answer 307 to a presigned object-store URL (S3 storage only).
+    public var blobRedirect = false
     /// PostgreSQL connections per event loop (one event loop per core).
     public var databaseConnections = 8
     public var logLevel: Logger.Level = .info
@@ -60,6 +65,7 @@ public struct WharfConfiguration: Sendable {
         settings.signupEnabled = signupEnabled
         settings.defaultPrivateRepoLimit = defaultPrivateRepoLimit
         settings.usesTLS = usesTLS
+        settings.blobRedirectSeconds = blobRedirect ? 600 : nil
         return settings
     }
 

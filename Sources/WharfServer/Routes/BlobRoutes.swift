@@ -21,6 +21,9 @@ extension RegistryRoutes {
             }
             return .json(manifest.content, head: head, contentType: manifest.mediaType, headers: headers)
         }
+        if !head, let location = registry.blobRedirect(for: digest) {
+            return .empty(.temporaryRedirect, headers: [.location: location, .dockerContentDigest: digest.description])
+        }
         let range = try ByteRange.requested(request.headers[.range], size: size)
         let span = range ?? 0..<size
         headers[.contentLength] = String(span.count)
