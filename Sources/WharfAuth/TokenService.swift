@@ -78,18 +78,29 @@ public struct TokenService: Sendable {
     /// Loads the ES256 signing key from `keyPath`, creating it (mode 0600) when absent.
     public static func load(keyPath: String, issuer: String = "wharf", service: String, lifetime: TimeInterval = 300,
                             clock: any WallClock = SystemClock()) async throws -> TokenService {
-        let key: ES256PrivateKey
-        if let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) {
-            key = try ES256PrivateKey(pem: pem)
+        let pem: String
+        if let existing = try? String(contentsOfFile: keyPath, encoding: .utf8) {
+            pem = existing
         } else {
-            key = ES256PrivateKey()
-            FileManager.default.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8),
-                                           attributes: [.posixPermissions: 0o600])
+            pem = newSigningKey()
+            FileManager.default.createFile(atPath: keyPath, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600])
         }
+        return try await make(signingKey: pem, issuer: issuer, service: service, lifetime: lifetime, clock: clock)
+    }
+
+    /// The service signing with the ES256 private key `signingKey` (PEM). Replicas that share the
+    /// key (it is kept in the database) verify each other's tokens.
+    public static func make(signingKey: String, issuer: String = "wharf", service: String, lifetime: TimeInterval = 300,
+                            clock: any WallClock = SystemClock()) async throws -> TokenService {
         let keys = JWTKeyCollection()
-        await keys.add(ecdsa: key, kid: kid)
+        await keys.add(ecdsa: try ES256PrivateKey(pem: signingKey), kid: kid)
         return TokenService(issuer: issuer, service: service, lifetime: lifetime, clock: clock, keys: keys,
                             verified: BoundedCache(budget: 10_000, clock: clock))
+    }
+
+    /// A new ES256 private key, as PEM.
+    public static func newSigningKey() -> String {
+        ES256PrivateKey().pemRepresentation
     }
 
     /// A signed token for `subject` ("" for anonymous) granting `access`.

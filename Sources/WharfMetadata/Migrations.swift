@@ -185,6 +185,15 @@ enum Migrations {
             """,
             "CREATE INDEX jobs_due ON jobs(state, run_at)",
         ] },
+        Step(version: 4, name: "server secrets shared by replicas") { f in [
+            """
+            CREATE TABLE server_secrets (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                created_at \(f.timeType) NOT NULL
+            )
+            """,
+        ] },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

@@ -19,12 +19,13 @@ public final class PostgresDatabaseAccess: SQLDatabaseAccess, @unchecked Sendabl
 
     public var flavor: SQLFlavor { .postgres }
 
-    /// Connects to `url` (`postgres://user:password@host:port/database`) with up to `connections` per event loop.
+    /// Connects to `url` (`postgres://user:password@host:port/database`) with up to `connections` per event
+    /// loop (at least 2: migrations hold one for their lock while they write with another).
     public init(url: String, connections: Int = 8, logger: Logger, cache: ReadCache = ReadCache()) throws {
         let configuration = try SQLPostgresConfiguration(url: url)
         pool = EventLoopGroupConnectionPool(
             source: PostgresConnectionSource(sqlConfiguration: configuration),
-            maxConnectionsPerEventLoop: connections, pruneInterval: .seconds(60), logger: logger,
+            maxConnectionsPerEventLoop: max(2, connections), pruneInterval: .seconds(60), logger: logger,
             on: MultiThreadedEventLoopGroup.singleton
         )
         self.logger = logger
@@ -44,12 +45,47 @@ public final class PostgresDatabaseAccess: SQLDatabaseAccess, @unchecked Sendabl
         do {
             if durability == .relaxed { try await db.raw("SET LOCAL synchronous_commit = off").run() }
             let result = try await body(db)
+            // Delivered at commit to every replica listening (`listenForChanges`), which then
+            // drops its cached reads.
+            try await db.raw("NOTIFY \(unsafeRaw: Self.changeChannel)").run()
             try await db.raw("COMMIT").run()
             cache.bump()
             return result
         } catch {
             try? await db.raw("ROLLBACK").run()
             throw error
+        }
+    }
+
+    /// The channel committed writes notify.
+    static let changeChannel = "wharf_changes"
+
+    /// Tells every replica something named by `payload` changed (`account:NAME`: drop its verified passwords).
+    public func announce(_ payload: String) async throws {
+        try await reader.raw("SELECT pg_notify(\(bind: Self.changeChannel), \(bind: payload))").run()
+    }
+
+    /// Listens for other replicas' commits until cancelled: each one drops this replica's cached
+    /// reads, then `onChange` gets its payload ("" for an ordinary write). While the listening
+    /// connection is down, cached reads live at most the read cache's lifetime; after a reconnect
+    /// everything cached is dropped, since notifications may have been missed.
+    public func listenForChanges(_ onChange: @escaping @Sendable (String) -> Void) async {
+        while !Task.isCancelled {
+            do {
+                let connection = try await pool.requestConnection(logger: logger).get()
+                defer { pool.releaseConnection(connection, logger: logger) }
+                cache.bump()
+                try await connection.listen(on: Self.changeChannel) { notifications in
+                    for try await notification in notifications {
+                        cache.bump()
+                        onChange(notification.payload)
+                    }
+                }
+            } catch {
+                cache.bump()
+                logger.warning("listening for other replicas' changes failed; retrying", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 

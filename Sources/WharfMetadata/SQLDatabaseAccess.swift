@@ -13,6 +13,9 @@ public protocol SQLDatabaseAccess: Sendable {
     var flavor: SQLFlavor { get }
     /// Closes every connection.
     func shutdown() async throws
+    /// Tells other processes sharing the database that something named by `payload` changed
+    /// (PostgreSQL: a notification; SQLite: nothing to tell, one process serves it).
+    func announce(_ payload: String) async throws
 }
 
 /// When a committed write transaction reaches stable storage.
@@ -40,6 +43,8 @@ public enum SQLFlavor: Sendable {
 }
 
 extension SQLDatabaseAccess {
+    public func announce(_ payload: String) async throws {}
+
     /// Runs `body` in one durable write transaction.
     func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await transaction(.durable, body)

@@ -12,6 +12,7 @@ public struct Stores: Sendable {
     public let accounts: any AccountStore
     public let events: any EventStore
     public let jobs: any JobStore
+    public let secrets: any SecretStore
     public let clock: any WallClock
     private let access: any SQLDatabaseAccess
 
@@ -28,6 +29,7 @@ public struct Stores: Sendable {
         accounts = SQLAccountStore(access: access, clock: clock)
         events = SQLEventStore(access: access)
         jobs = SQLJobStore(access: access, clock: clock)
+        secrets = SQLSecretStore(access: access, clock: clock)
     }
 
     /// Runs `body` in one write transaction: committed when it returns, rolled back when it throws.
@@ -39,6 +41,12 @@ public struct Stores: Sendable {
         return try await access.transaction(durability) { db in
             try await body(Stores(TransactionAccess(db: db, flavor: flavor), clock: clock))
         }
+    }
+
+    /// Tells other replicas that the account `name` changed (password, disabled, admin), so they
+    /// stop trusting what they verified about it.
+    public func announceAccountChange(_ name: String) async throws {
+        try await access.announce("account:\(name)")
     }
 
     /// Fails when the database cannot be queried.

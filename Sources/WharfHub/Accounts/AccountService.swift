@@ -58,7 +58,10 @@ public struct AccountService: Sendable {
         if let email { changes.email = try AccountRules.email(email) }
         if let password { changes.passwordHash = try await authenticator.hasher.hash(try AccountRules.password(password)) }
         guard try await stores.accounts.updateAccount(principal.name, changes) else { throw HubError.unauthenticated }
-        if changes.passwordHash != nil { authenticator.forgetVerifiedPasswords(of: principal.name) }
+        if changes.passwordHash != nil {
+            authenticator.forgetVerifiedPasswords(of: principal.name)
+            try await stores.announceAccountChange(principal.name)
+        }
         return try await overview(of: principal)
     }
 
@@ -94,6 +97,7 @@ public struct AccountService: Sendable {
             throw HubError.notFound("account")
         }
         authenticator.forgetVerifiedPasswords(of: name)
+        try await stores.announceAccountChange(name)
         return account
     }
 

@@ -34,8 +34,10 @@ public struct WharfDependencies: Sendable {
         }
         let stores = try await Stores.open(database, clock: clock)
         let blobs = try givenBlobs ?? ContentAddressedBlobStore.fileSystem(root: dataDirectory)
-        let tokens = try await TokenService.load(keyPath: "\(dataDirectory)/token-signing-key.pem", service: settings.service,
-                                                 lifetime: tokenLifetime, clock: clock)
+        // The signing key lives in the database, shared by replicas; a key file from before is adopted.
+        let legacyKey = try? String(contentsOfFile: "\(dataDirectory)/token-signing-key.pem", encoding: .utf8)
+        let signingKey = try await stores.secrets.obtain("token-signing-key") { legacyKey ?? TokenService.newSigningKey() }
+        let tokens = try await TokenService.make(signingKey: signingKey, service: settings.service, lifetime: tokenLifetime, clock: clock)
         return WharfDependencies(
             hub: Hub(stores: stores, blobs: blobs, settings: settings, hasher: PasswordHasher(cost: bcryptCost)),
             tokens: tokens, shutdown: { if given == nil { try await stores.shutdown() } }
@@ -89,6 +91,9 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
     try await janitor.schedule(at: hub.stores.clock.now)
     let worker = JobWorker(jobs: hub.stores.jobs, handlers: [janitor], clock: hub.stores.clock, logger: logger,
                            pollInterval: min(5, configuration.janitorInterval))
+    var services: [any Service] = [worker]
+    if let postgres = database as? PostgresDatabaseAccess { services.append(ChangeListener(database: postgres, hub: hub)) }
+    services.append(DatabaseCloser(close: { try await database.shutdown() }))
     let server: HTTPServerBuilder
     if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
@@ -103,7 +108,7 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
         router: buildRouter(dependencies),
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
-        services: [worker, DatabaseCloser(close: { try await database.shutdown() })],
+        services: services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             print("Wharf listening on \(configuration.url(port: port))")
