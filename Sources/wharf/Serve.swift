@@ -40,6 +40,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Blob storage: file:PATH or s3://bucket/prefix?endpoint=URL&region=R&path_style=true, credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY [WHARF_STORAGE] (default: the data directory).")
     var storage: String?
 
+    @Option(help: "Load balancers whose X-Forwarded-For / Forwarded / X-Forwarded-Proto headers are believed, e.g. 10.0.0.0/8,::1 [WHARF_TRUSTED_PROXIES] (default: none).")
+    var trustedProxies: String?
+
     @Option(help: "Blob GETs answer 307 to a presigned object-store URL (S3 storage): true or false [WHARF_BLOB_REDIRECT] (default: false).")
     var blobRedirect: String?
 
@@ -71,7 +74,8 @@ struct Serve: AsyncParsableCommand {
     var flags: [String: String] {
         let all: [(String, String?)] = [
             ("config", config), ("host", host), ("port", port), ("data-dir", dataDirectory), ("database", database),
-            ("database-connections", databaseConnections), ("storage", storage), ("blob-redirect", blobRedirect), ("log-level", logLevel),
+            ("database-connections", databaseConnections), ("storage", storage), ("blob-redirect", blobRedirect),
+            ("trusted-proxies", trustedProxies), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCertificate), ("tls-key", tlsKey), ("upload-expiry", uploadExpiry),
             ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
         ]

@@ -16,6 +16,8 @@ public struct WharfDependencies: Sendable {
     public var hub: Hub
     public var tokens: TokenService
     public var metrics = RegistryMetrics()
+    /// Proxies whose forwarding headers are believed.
+    public var trustedProxies = TrustedProxies.none
     /// Closes the database when the application stops.
     public var shutdown: @Sendable () async throws -> Void
 
@@ -49,6 +51,7 @@ public struct WharfDependencies: Sendable {
 public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     let hub = dependencies.hub
+    router.add(middleware: ForwardedHeadersMiddleware(proxies: dependencies.trustedProxies))
     router.add(middleware: ObservabilityMiddleware(metrics: dependencies.metrics))
     router.add(middleware: LingeringBodyMiddleware())
     let routeMethods = RouteMethods()
@@ -71,7 +74,7 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
 /// Builds the whole application for `configuration`, with the default local stores.
 public func buildApplication(_ configuration: WharfConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let database = try await configuration.openDatabase(logger: logger)
-    let dependencies: WharfDependencies
+    var dependencies: WharfDependencies
     do {
         dependencies = try await WharfDependencies.local(
             dataDirectory: configuration.dataDirectory, database: database,
@@ -84,6 +87,7 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
         try? await database.shutdown()
         throw error
     }
+    dependencies.trustedProxies = configuration.trustedProxies
     let hub = dependencies.hub
     let firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
     let janitor = UploadJanitor(registry: hub.registry, expiry: configuration.uploadExpiry,

@@ -63,6 +63,12 @@ public enum ConfigurationLoader {
             c.storage = storage
         }
         if let redirect = try await values.bool("blob-redirect") { c.blobRedirect = redirect }
+        if let proxies = try await values.string("trusted-proxies") {
+            guard let parsed = TrustedProxies(proxies) else {
+                throw invalid("trusted-proxies", proxies, "a comma-separated list of addresses and networks, such as 10.0.0.0/8,192.168.1.7")
+            }
+            c.trustedProxies = parsed
+        }
         if let connections = try await values.int("database-connections") {
             try check(connections, "database-connections", connections >= 1, "at least 1")
             c.databaseConnections = connections

@@ -21,6 +21,8 @@ public struct WharfConfiguration: Sendable {
     public var storage: String?
     /// Blob GETs answer 307 to a presigned object-store URL (S3 storage only).
     public var blobRedirect = false
+    /// Proxies (load balancers) whose `X-Forwarded-For` / `Forwarded` / `X-Forwarded-Proto` are believed.
+    public var trustedProxies = TrustedProxies.none
     /// PostgreSQL connections per event loop (one event loop per core).
     public var databaseConnections = 8
     public var logLevel: Logger.Level = .info

@@ -83,9 +83,10 @@ struct Challenge: Sendable {
     let service: String
     var scope: String?
 
-    init(request: Request, settings: HubSettings, scope: String? = nil) {
+    init(request: Request, context: WharfRequestContext, settings: HubSettings, scope: String? = nil) {
         let host = request.head.authority ?? "localhost"
-        realm = "\(settings.usesTLS ? "https" : "http")://\(host)/token"
+        let scheme = context.forwardedScheme ?? (settings.usesTLS ? "https" : "http")
+        realm = "\(scheme)://\(host)/token"
         service = settings.service
         self.scope = scope
     }

@@ -12,9 +12,10 @@ struct RegistryAuthorizer: Sendable {
     var settings: HubSettings { hub.settings }
 
     /// Throws unless `credential` may do `action` on `repository`.
-    func authorize(_ credential: Credential, _ action: RepositoryAction, on repository: RepositoryName, request: Request) async throws {
+    func authorize(_ credential: Credential, _ action: RepositoryAction, on repository: RepositoryName, request: Request,
+                   context: WharfRequestContext) async throws {
         let tokenAction = action == .pull ? "pull" : action == .push ? "push" : "delete"
-        let challenge = Challenge(request: request, settings: settings, scope: "repository:\(repository.value):\(action == .push ? "pull,push" : tokenAction)")
+        let challenge = Challenge(request: request, context: context, settings: settings, scope: "repository:\(repository.value):\(action == .push ? "pull,push" : tokenAction)")
         let allowed: Bool
         switch credential {
         case .registryToken(let claims, let principal):

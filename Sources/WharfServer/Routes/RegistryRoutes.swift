@@ -21,10 +21,10 @@ struct RegistryRoutes: Sendable {
         guard let path = try RegistryPath.parse(request.uri.path) else {
             throw RegistryError(.notFound, "no such registry endpoint")
         }
-        let challenge = Challenge(request: request, settings: authorizer.settings)
+        let challenge = Challenge(request: request, context: context, settings: authorizer.settings)
         let credential = try await credentials.credential(of: request, context: context, challenge: challenge)
         if let (name, action) = path.requirement(request.method) {
-            try await authorizer.authorize(credential, action, on: name, request: request)
+            try await authorizer.authorize(credential, action, on: name, request: request, context: context)
         }
         let actor = credential.principal?.name
         switch (request.method, path) {
