@@ -5,7 +5,10 @@ Every test gets its own registry process on a free loopback port with a fresh da
 started once per session, only when a test asks for them.  ``E2E_REGISTRY=distribution``
 runs the same tests against CNCF Distribution (``docker-registry``); tests of Wharf-only
 behaviour carry ``@pytest.mark.wharf_only`` and are skipped there (``E2E_RUN_WHARF_ONLY=1``
-runs them anyway, to see how Distribution differs).
+runs them anyway, to see how Distribution differs).  ``E2E_DATABASE=postgres`` gives each Wharf
+server a fresh PostgreSQL database and ``E2E_STORAGE=s3`` a fresh prefix in an S3 bucket (see
+harness.py); tests that look at blob files in the data folder carry
+``@pytest.mark.filesystem_storage_only`` and are skipped with S3.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness import REGISTRY_KIND, Containerd, ContainersTools, Dockerd, RegistryServer
+from harness import (REGISTRY_KIND, STORAGE_KIND, Containerd, ContainersTools, Dockerd,
+                     RegistryServer)
 from oci import RegistryClient
 
 
@@ -26,6 +30,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "wharf_only(reason): behaviour Distribution does not have; skipped when "
                    "E2E_REGISTRY=distribution")
+    config.addinivalue_line(
+        "markers", "filesystem_storage_only(reason): looks at the files of the data folder's "
+                   "blobs/ or uploads/; skipped when E2E_STORAGE=s3")
     config.addinivalue_line("markers", "slow: long-running test (large blobs)")
 
 
@@ -33,6 +40,8 @@ def pytest_report_header(config):
     target = REGISTRY_KIND
     if REGISTRY_KIND == "wharf":
         target += f" ({harness.built_wharf_binary()})"
+        database = "postgres" if os.environ.get("E2E_DATABASE") == "postgres" else "sqlite"
+        target += f", database {database}, storage {STORAGE_KIND}"
     return f"e2e registry under test: {target}"
 
 
@@ -49,6 +58,11 @@ def pytest_runtest_setup(item):
     if marker and REGISTRY_KIND != "wharf" and not os.environ.get("E2E_RUN_WHARF_ONLY"):
         reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
         pytest.skip(f"Wharf-only behaviour{': ' + reason if reason else ''}")
+    marker = item.get_closest_marker("filesystem_storage_only")
+    if marker and REGISTRY_KIND == "wharf" and STORAGE_KIND != "filesystem":
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        pytest.skip(f"needs blobs in the data folder, not E2E_STORAGE={STORAGE_KIND}"
+                    f"{': ' + reason if reason else ''}")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -99,6 +113,10 @@ def registry_factory(request, tmp_path):
     if not getattr(request.node, "_e2e_call_failed", True):
         for server in servers:
             shutil.rmtree(server.data_dir, ignore_errors=True)
+            try:
+                server.delete_stored_objects()
+            except Exception as exc:  # noqa: BLE001 - tidying only; the store goes after the run
+                print(f"could not empty {server.s3_storage}: {exc!r}")
 
 
 @pytest.fixture

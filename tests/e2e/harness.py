@@ -3,11 +3,15 @@
 Starts and stops the programs the tests drive: the registry under test (Wharf, or CNCF
 Distribution when ``E2E_REGISTRY=distribution``), a Docker engine and containerd.  Everything
 runs on loopback only, in temporary folders, and is stopped by the fixtures in conftest.py.
+Each Wharf server keeps its metadata in SQLite in its data folder, or in a fresh PostgreSQL
+database (``E2E_DATABASE=postgres``), and its blobs in the data folder, or below a fresh prefix
+of an S3 bucket (``E2E_STORAGE=s3``).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import re
 import shutil
@@ -17,8 +21,10 @@ import subprocess
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
@@ -26,6 +32,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_KIND = os.environ.get("E2E_REGISTRY", "wharf").strip().lower() or "wharf"
 if REGISTRY_KIND not in ("wharf", "distribution"):
     raise RuntimeError(f"E2E_REGISTRY must be 'wharf' or 'distribution', not {REGISTRY_KIND!r}")
+# Where a Wharf server under test keeps blobs: its data folder, or S3 (E2E_STORAGE=s3, with the
+# WHARF_TEST_S3_* variables scripts/test-s3 prints).
+STORAGE_KIND = os.environ.get("E2E_STORAGE", "filesystem").strip().lower() or "filesystem"
+if STORAGE_KIND not in ("filesystem", "s3"):
+    raise RuntimeError(f"E2E_STORAGE must be 'filesystem' or 's3', not {STORAGE_KIND!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -177,6 +188,109 @@ def create_postgres_database() -> str:
     return server.rsplit("/", 1)[0] + "/" + name
 
 
+@dataclass(frozen=True)
+class S3Location:
+    """A storage URL ``s3://bucket/prefix?endpoint=…&region=…&path_style=true``, taken apart."""
+
+    bucket: str
+    prefix: str  # without leading or trailing "/"
+    query: tuple  # ((name, value), ...) in their order
+
+    @classmethod
+    def parse(cls, url: str) -> "S3Location":
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise AssertionError(f"not an s3://bucket/prefix?… storage URL: {url!r}")
+        return cls(parts.netloc, parts.path.strip("/"), tuple(parse_qsl(parts.query)))
+
+    @property
+    def url(self) -> str:
+        # Keep ':' and '/' of the endpoint readable, as scripts/test-s3 prints them.
+        return f"s3://{self.bucket}/{self.prefix}?" + urlencode(self.query, safe=":/")
+
+    @property
+    def endpoint(self) -> str:
+        return dict(self.query)["endpoint"]
+
+    @property
+    def region(self) -> str:
+        return dict(self.query).get("region", "us-east-1")
+
+    def key(self, below: str = "") -> str:
+        """The object key (or key prefix) of `below` under this location's prefix."""
+        return f"{self.prefix}/{below}" if self.prefix else below
+
+    def child(self, name: str) -> "S3Location":
+        return S3Location(self.bucket, self.key(name).strip("/"), self.query)
+
+
+def s3_test_store() -> tuple:
+    """(S3Location of the test bucket, access key, secret key): the store scripts/test-s3 started."""
+    names = ("WHARF_TEST_S3_URL", "WHARF_TEST_S3_ACCESS_KEY", "WHARF_TEST_S3_SECRET_KEY")
+    values = [os.environ.get(name) for name in names]
+    if not all(values):
+        raise AssertionError(f"E2E_STORAGE=s3 needs {', '.join(names)} "
+                             f"(eval \"$(scripts/test-s3 start DIR)\")")
+    return S3Location.parse(values[0]), values[1], values[2]
+
+
+def create_s3_storage_url() -> str:
+    """A fresh prefix in the test bucket (E2E_STORAGE=s3, WHARF_TEST_S3_*): the storage URL
+    (`--storage`, WHARF_STORAGE) of an empty store. The bucket is thrown away with the whole
+    S3 server after the run (scripts/test)."""
+    location, _, _ = s3_test_store()
+    return location.child("wharf-e2e-" + os.urandom(8).hex()).url
+
+
+def s3_credentials_env() -> dict:
+    """The environment that gives a Wharf server the test store's key."""
+    _, access_key, secret_key = s3_test_store()
+    return {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
+
+
+_s3_client = None
+
+
+def s3_client():
+    """A boto3 client for the test store, to look at what a server stored there."""
+    global _s3_client
+    if _s3_client is None:
+        import boto3  # only runs with E2E_STORAGE=s3 need it
+        from botocore.config import Config
+
+        location, access_key, secret_key = s3_test_store()
+        _s3_client = boto3.client(
+            "s3", endpoint_url=location.endpoint, region_name=location.region,
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+            # Plain HTTP on loopback: no CA bundle (AWS_CA_BUNDLE) is read for it.
+            verify=False if location.endpoint.startswith("http:") else None,
+            config=Config(s3={"addressing_style": "path"}))
+    return _s3_client
+
+
+def s3_objects(location: S3Location, below: str = "") -> dict:
+    """{key relative to `below` under the location's prefix: size} of every object there."""
+    start = location.key(below)
+    result = {}
+    for page in s3_client().get_paginator("list_objects_v2").paginate(
+            Bucket=location.bucket, Prefix=start):
+        for obj in page.get("Contents", []):
+            result[obj["Key"][len(start):]] = obj["Size"]
+    return result
+
+
+def s3_read(location: S3Location, below: str) -> bytes:
+    return s3_client().get_object(Bucket=location.bucket, Key=location.key(below))["Body"].read()
+
+
+def s3_delete_all(location: S3Location):
+    """Delete every object under the location's prefix."""
+    keys = [location.key(k) for k in s3_objects(location)]
+    for i in range(0, len(keys), 1000):
+        s3_client().delete_objects(Bucket=location.bucket, Delete={
+            "Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
+
+
 def built_wharf_binary() -> Path:
     """$WHARF_BIN (relative to the repository root) or .build/debug/wharf."""
     env = os.environ.get("WHARF_BIN")
@@ -254,7 +368,10 @@ class RegistryServer:
 
     Attributes: ``url`` (http[s]://127.0.0.1:PORT), ``host`` (127.0.0.1:PORT, what clients
     put in image references), ``data_dir``, ``proc``, ``port``, ``kind``.
-    ``blobs_dir`` / ``uploads_dir`` are where finished blobs and upload staging live on disk.
+    ``blobs_dir`` / ``uploads_dir`` are where finished blobs and upload staging live on disk;
+    with S3 storage (``E2E_STORAGE=s3``: a fresh prefix per server, in WHARF_STORAGE) they stay
+    empty and ``s3_storage`` says where they are instead.  ``stored_blobs()``,
+    ``staged_upload_bytes()`` and ``verify_stored_blobs()`` look at either.
     ``credentials`` is (user, password) of the administrator Wharf creates on first start:
     the password is the one given (``admin_password=`` or WHARF_ADMIN_PASSWORD in ``env``),
     else the random one Wharf prints once in its log, read from there as a person would.
@@ -294,6 +411,10 @@ class RegistryServer:
             self.env["WHARF_ADMIN_PASSWORD"] = admin_password
         if kind == "wharf" and os.environ.get("E2E_DATABASE") == "postgres":
             self.env.setdefault("WHARF_DATABASE", create_postgres_database())
+        if kind == "wharf" and STORAGE_KIND == "s3":
+            self.env.setdefault("WHARF_STORAGE", create_s3_storage_url())
+            for name, value in s3_credentials_env().items():
+                self.env.setdefault(name, value)
         self.credentials = None
         if kind == "wharf" and self.env.get("WHARF_ADMIN_PASSWORD"):
             self.credentials = ("admin", self.env["WHARF_ADMIN_PASSWORD"])
@@ -326,6 +447,61 @@ class RegistryServer:
         if self.kind == "distribution":
             return self.data_dir / "docker" / "registry" / "v2" / "repositories"
         return self.data_dir / "uploads"
+
+    @property
+    def s3_storage(self) -> Optional[S3Location]:
+        """Where this server keeps its blobs when that is S3 (WHARF_STORAGE=s3://…), else None."""
+        url = self.env.get("WHARF_STORAGE", "") if self.kind == "wharf" else ""
+        return S3Location.parse(url) if url.startswith("s3://") else None
+
+    @property
+    def blob_storage(self) -> str:
+        """Where the blobs are, for messages."""
+        s3 = self.s3_storage
+        return f"s3://{s3.bucket}/{s3.key('blobs/')}" if s3 else str(self.blobs_dir)
+
+    @property
+    def upload_storage(self) -> str:
+        """Where uploads in progress are staged, for messages."""
+        s3 = self.s3_storage
+        return f"s3://{s3.bucket}/{s3.key('uploads/')}" if s3 else str(self.uploads_dir)
+
+    def stored_blobs(self) -> dict:
+        """{path below the blob root: size} of every stored blob: the files under blobs_dir, or
+        the objects under PREFIX/blobs/ in S3 (the same `sha256/ab/<hex>` paths both ways: the
+        content-addressed store's keys, which every storage driver keeps)."""
+        s3 = self.s3_storage
+        return s3_objects(s3, "blobs/") if s3 else files_under(self.blobs_dir)
+
+    def staged_upload_bytes(self) -> int:
+        """Bytes of uploads in progress: the files under uploads_dir, or the objects under
+        PREFIX/uploads/ in S3."""
+        s3 = self.s3_storage
+        return sum((s3_objects(s3, "uploads/") if s3 else files_under(self.uploads_dir)).values())
+
+    def verify_stored_blobs(self) -> int:
+        """Every stored blob hashes to the digest its path names (see oci.verify_blobs_on_disk,
+        which checks the files on disk); returns how many were checked."""
+        from oci import verify_blobs_on_disk
+        s3 = self.s3_storage
+        if not s3:
+            return verify_blobs_on_disk(self.blobs_dir)
+        checked = 0
+        for path in self.stored_blobs():
+            parts = path.split("/")
+            if parts[0] != "sha256" or len(parts[-1]) != 64:
+                continue
+            actual = hashlib.sha256(s3_read(s3, "blobs/" + path)).hexdigest()
+            assert actual == parts[-1], (
+                f"object blobs/{path} in {s3.url} hashes to {actual} "
+                f"(a partial or corrupt blob is in place)")
+            checked += 1
+        return checked
+
+    def delete_stored_objects(self):
+        """Empty this server's S3 prefix (nothing to do for blobs in the data folder)."""
+        if self.s3_storage:
+            s3_delete_all(self.s3_storage)
 
     def auth_header(self) -> dict:
         """{'Authorization': 'Basic ...'} for the administrator, or {} without auth."""
@@ -380,8 +556,9 @@ class RegistryServer:
     def spawn(self) -> int:
         """Start the process without waiting for it; returns where its output begins in the log."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        # Hermetic: a developer's WHARF_* settings must not leak into the server under test.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WHARF_")}
+        # Hermetic: a developer's WHARF_* settings (and AWS_* credentials, region or profile)
+        # must not leak into the server under test.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WHARF_", "AWS_"))}
         env.update(self.env)
         if self.use_env_config:
             env.update({"WHARF_HOST": "127.0.0.1", "WHARF_PORT": str(self.port),

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from harness import files_under
 from oci import (OCI_INDEX, OCI_MANIFEST, assert_oci_error, describe, make_image, make_index,
                  oci_errors, random_bytes, sha256, with_query)
 
@@ -15,22 +14,23 @@ SEED_REPO = "e2e/seeded"
 
 
 class StorageSnapshot:
-    """What a failed request must not change: the catalog, tags and files under blobs/."""
+    """What a failed request must not change: the catalog, tags and stored blobs (the files
+    under blobs/, or the objects under blobs/ with S3 storage)."""
 
     def __init__(self, registry, client):
         self.registry, self.client = registry, client
         self.catalog = client.catalog()
         self.tags = {name: client.tags(name) for name in self.catalog}
-        self.blob_files = files_under(registry.blobs_dir)
+        self.blob_files = registry.stored_blobs()
 
     def assert_unchanged(self):
         time.sleep(0.2)  # let a request the server is still tearing down finish
         assert self.client.catalog() == self.catalog, "catalog changed after a failed request"
         for name, tags in self.tags.items():
             assert self.client.tags(name) == tags, f"tags of {name} changed"
-        after = files_under(self.registry.blobs_dir)
+        after = self.registry.stored_blobs()
         new = {p: s for p, s in after.items() if p not in self.blob_files}
-        assert not new, f"new files under {self.registry.blobs_dir}: {new}"
+        assert not new, f"new blobs in {self.registry.blob_storage}: {new}"
 
 
 @pytest.fixture
@@ -233,7 +233,7 @@ def test_manifest_naming_missing_blobs_is_manifest_blob_unknown(client, seeded):
     image = make_image(n_layers=2, seed="missing")
     config_digest = image.config_digest
     client.upload_blob(SEED_REPO, image.blobs[config_digest])  # only the config is there
-    seeded.blob_files = files_under(seeded.registry.blobs_dir)
+    seeded.blob_files = seeded.registry.stored_blobs()
     r = client.put_manifest(SEED_REPO, "missing", image.manifest, OCI_MANIFEST, expect=None)
     assert_oci_error(r, 400, "MANIFEST_BLOB_UNKNOWN")
     assert image.layer_digests[0] in r.text, f"error should name the missing blob\n{describe(r)}"
@@ -255,7 +255,7 @@ def test_index_naming_missing_manifest_is_manifest_unknown(client, seeded):
 def test_manifest_put_by_wrong_digest_is_digest_invalid(client, seeded):
     image = make_image(seed="wrongref")
     client.push_blobs(SEED_REPO, image.blobs)
-    seeded.blob_files = files_under(seeded.registry.blobs_dir)
+    seeded.blob_files = seeded.registry.stored_blobs()
     r = client.put_manifest(SEED_REPO, sha256(b"something else"), image.manifest, OCI_MANIFEST,
                             expect=None)
     assert r.status_code == 400, describe(r)
@@ -270,7 +270,7 @@ def test_manifest_put_by_wrong_digest_is_digest_invalid(client, seeded):
 def test_invalid_tag_is_rejected(client, seeded, tag):
     image = make_image(seed="badtag")
     client.push_blobs(SEED_REPO, image.blobs)
-    seeded.blob_files = files_under(seeded.registry.blobs_dir)
+    seeded.blob_files = seeded.registry.stored_blobs()
     r = client.put_manifest(SEED_REPO, tag, image.manifest, OCI_MANIFEST, expect=None)
     assert r.status_code == 400, describe(r)
     assert oci_errors(r), describe(r)

@@ -9,8 +9,7 @@ import time
 
 import requests
 
-from oci import (OCI_MANIFEST, describe, make_image, sha256,
-                 verify_blobs_on_disk, with_query, write_oci_layout)
+from oci import OCI_MANIFEST, describe, make_image, sha256, with_query, write_oci_layout
 
 REPO = "e2e/durable"
 
@@ -131,7 +130,7 @@ def test_kill9_during_pushes_keeps_acknowledged_tags(registry):
     assert not assert_served_blob_is_whole(client, REPO, half_done.layer_digests[0], len(layer))
     status = client.get(half_loc)
     assert status.status_code in (204, 404), describe(status)
-    verify_blobs_on_disk(registry.blobs_dir)
+    registry.verify_stored_blobs()
 
     # Pushing everything again after the restart works and every tag pulls back.
     for i, image in enumerate(images):
@@ -171,7 +170,7 @@ def test_kill9_during_skopeo_copy_then_copy_again(registry, ctools, tmp_path):
         assert_tag_intact(client, REPO, "v1", image)
     for digest, data in image.blobs.items():
         assert_served_blob_is_whole(client, REPO, digest, len(data))
-    verify_blobs_on_disk(registry.blobs_dir)
+    registry.verify_stored_blobs()
 
     ctools.skopeo("copy", "--dest-tls-verify=false", "--preserve-digests",
                   f"oci:{layout}:v1", ref)

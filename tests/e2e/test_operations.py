@@ -130,6 +130,7 @@ def test_config_file_sets_options_below_flags_and_environment(registry_factory, 
     assert token["expires_in"] == 90  # the environment beats the file
 
 
+@pytest.mark.filesystem_storage_only(reason="checks that blobs land in WHARF_DATA_DIR/blobs")
 def test_environment_configures_host_port_and_data_dir(registry_factory, tmp_path):
     data = tmp_path / "env-data"
     server = registry_factory(data_dir=data, use_env_config=True)
@@ -175,8 +176,8 @@ def test_idle_upload_session_expires_and_its_bytes_are_reclaimed(registry_factor
                                               "Content-Type": "application/octet-stream"})
     assert r.status_code == 202, describe(r)
     loc = client.location(r)
-    staged = sum(files_under(server.uploads_dir).values())
-    assert staged >= len(data), f"upload bytes are not staged under {server.uploads_dir}"
+    staged = server.staged_upload_bytes()
+    assert staged >= len(data), f"upload bytes are not staged under {server.upload_storage}"
 
     def expired():
         r = client.get(loc)
@@ -184,8 +185,8 @@ def test_idle_upload_session_expires_and_its_bytes_are_reclaimed(registry_factor
 
     [r] = wait_for(expired, 60, interval=0.5, what="the idle upload to expire")
     assert_oci_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
-    wait_for(lambda: sum(files_under(server.uploads_dir).values()) == 0, 30, interval=0.5,
-             what=f"staged bytes under {server.uploads_dir} to be deleted")
+    wait_for(lambda: server.staged_upload_bytes() == 0, 30, interval=0.5,
+             what=f"staged bytes under {server.upload_storage} to be deleted")
     r = client.put(with_query(loc, digest=sha256(data)), data=b"")
     assert_oci_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
     assert client.head(f"/v2/e2e/expiry/blobs/{sha256(data)}").status_code == 404

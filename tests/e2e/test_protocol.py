@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from harness import REGISTRY_KIND, files_under
+from harness import REGISTRY_KIND
 from oci import (ALL_MANIFESTS, OCI_INDEX, OCI_MANIFEST, assert_oci_error, describe, make_image,
                  make_index, random_bytes, sha256, sha512, with_query)
 
@@ -359,7 +359,7 @@ def test_concurrent_uploads_of_one_blob_store_it_once(registry, client):
     for i in range(3):
         assert client.get(f"/v2/e2e/dedupe{i}/blobs/{digest}").content == data
     hexdigest = digest.split(":", 1)[1]
-    copies = [p for p, size in files_under(registry.blobs_dir).items()
+    copies = [p for p, size in registry.stored_blobs().items()
               if hexdigest in p and size == len(data)]
     assert len(copies) == 1, f"blob stored {len(copies)} times: {copies}"
 
