@@ -108,8 +108,10 @@ public enum ConfigurationLoader {
     struct Values {
         let reader: ConfigReader
 
+        /// The text of `key`; an empty value counts as unset (`WHARF_DATABASE=` means the default).
         func string(_ key: String, secret: Bool = false) async throws -> String? {
-            try await read(key, "text") { try await reader.fetchString(forKey: ConfigKey(key), isSecret: secret) }
+            let value = try await read(key, "text") { try await reader.fetchString(forKey: ConfigKey(key), isSecret: secret) }
+            return value?.isEmpty == true ? nil : value
         }
 
         func int(_ key: String) async throws -> Int? {

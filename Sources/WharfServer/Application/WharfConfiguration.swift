@@ -48,7 +48,7 @@ public struct WharfConfiguration: Sendable {
 
     /// Opens the metadata database this configuration names.
     public func openDatabase(logger: Logger) async throws -> any SQLDatabaseAccess {
-        let location = database ?? "sqlite:\(dataDirectory)/wharf.db"
+        let location = database.flatMap { $0.isEmpty ? nil : $0 } ?? "sqlite:\(dataDirectory)/wharf.db"
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
             return try PostgresDatabaseAccess(url: location, connections: databaseConnections, logger: logger)
         }

@@ -1,0 +1,88 @@
+import Foundation
+import SQLKit
+
+/// Copies everything an installation knows from one database to another (SQLite to PostgreSQL,
+/// say): accounts, tokens, repositories, manifests, tags, grants, teams, events and the server's
+/// secrets. Upload sessions in progress and queued jobs are not moved (clients restart uploads;
+/// recurring jobs schedule themselves again). The target must be empty; its schema is created first.
+public enum DatabaseTransfer {
+    /// How a column's values travel.
+    enum Kind { case text, integer, real, boolean, bytes }
+
+    /// The tables, parents before children, with their columns.
+    static let tables: [(name: String, columns: [(String, Kind)])] = [
+        ("accounts", [("name", .text), ("kind", .text), ("email", .text), ("password_hash", .text), ("is_admin", .boolean),
+                      ("disabled", .boolean), ("private_repo_limit", .integer), ("default_private", .boolean), ("created_at", .real)]),
+        ("access_tokens", [("id", .text), ("account", .text), ("name", .text), ("kind", .text), ("scope", .text), ("token_hash", .text),
+                           ("created_at", .real), ("last_used_at", .real), ("expires_at", .real)]),
+        ("repositories", [("name", .text), ("namespace", .text), ("created_at", .real), ("is_private", .boolean), ("description", .text)]),
+        ("blobs", [("digest", .text), ("size", .integer), ("created_at", .real)]),
+        ("repository_blobs", [("repository", .text), ("digest", .text), ("created_at", .real)]),
+        ("manifests", [("repository", .text), ("digest", .text), ("media_type", .text), ("artifact_type", .text), ("subject", .text),
+                       ("annotations", .text), ("content", .bytes), ("created_at", .real)]),
+        ("manifest_references", [("repository", .text), ("manifest", .text), ("digest", .text), ("kind", .text)]),
+        ("tags", [("repository", .text), ("name", .text), ("manifest", .text), ("updated_at", .real)]),
+        ("collaborators", [("repository", .text), ("account", .text), ("permission", .integer)]),
+        ("teams", [("organization", .text), ("name", .text), ("created_at", .real)]),
+        ("team_members", [("organization", .text), ("team", .text), ("account", .text)]),
+        ("team_repositories", [("organization", .text), ("team", .text), ("repository", .text), ("permission", .integer)]),
+        ("events", [("id", .integer), ("kind", .text), ("repository", .text), ("actor", .text), ("tag", .text), ("digest", .text),
+                    ("created_at", .real)]),
+        ("server_secrets", [("name", .text), ("value", .text), ("created_at", .real)]),
+    ]
+
+    /// Copies every table; returns the rows copied per table.
+    @discardableResult
+    public static func copy(from source: any SQLDatabaseAccess, to target: any SQLDatabaseAccess) async throws -> [String: Int] {
+        _ = try await Stores.open(source)
+        _ = try await Stores.open(target)
+        let targetAccounts = try await target.reader.raw("SELECT COUNT(*) AS n FROM accounts").first()?.decode(column: "n", as: Int.self) ?? 0
+        guard targetAccounts == 0 else { throw TransferError("the target database already has accounts; transfer into an empty one") }
+        var copied: [String: Int] = [:]
+        for table in tables {
+            let rows = try await source.reader.raw("SELECT * FROM \(unsafeRaw: table.name)").all()
+            let values = try rows.map { row in try table.columns.map { try value(row, $0.0, $0.1) } }
+            try await target.transaction { db in
+                for chunk in stride(from: 0, to: values.count, by: 200).map({ Array(values[$0..<min($0 + 200, values.count)]) }) {
+                    for row in chunk {
+                        let columns = SQLList(table.columns.map { SQLIdentifier($0.0) })
+                        let binds = SQLList(row.map { SQLBind($0) })
+                        try await db.raw("INSERT INTO \(unsafeRaw: table.name) (\(columns)) VALUES (\(binds))").run()
+                    }
+                }
+            }
+            copied[table.name] = values.count
+        }
+        if target.flavor == .postgres {
+            // Rows came with their ids: the sequence continues after the highest.
+            try await target.reader.raw("SELECT setval(pg_get_serial_sequence('events', 'id'), COALESCE((SELECT MAX(id) FROM events), 0) + 1, false)").run()
+        }
+        return copied
+    }
+
+    private static func value(_ row: any SQLRow, _ column: String, _ kind: Kind) throws -> any Encodable & Sendable {
+        if try row.decodeNil(column: column) {
+            // A NULL of the column's own type: PostgreSQL refuses a text NULL in a number column.
+            switch kind {
+            case .text: return Optional<String>.none
+            case .integer: return Optional<Int64>.none
+            case .real: return Optional<Double>.none
+            case .boolean: return Optional<Bool>.none
+            case .bytes: return Optional<Data>.none
+            }
+        }
+        switch kind {
+        case .text: return try row.decode(column: column, as: String.self)
+        case .integer: return try row.decode(column: column, as: Int64.self)
+        case .real: return try row.decode(column: column, as: Double.self)
+        case .boolean: return try row.decode(column: column, as: Bool.self)
+        case .bytes: return try row.decode(column: column, as: Data.self)
+        }
+    }
+}
+
+/// A transfer that cannot go ahead.
+public struct TransferError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

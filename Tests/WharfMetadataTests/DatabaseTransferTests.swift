@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+import WharfCore
+import WharfTestSupport
+@testable import WharfMetadata
+
+@Suite("Database transfer")
+struct DatabaseTransferTests {
+    @Test("every table arrives in the other database, events keep counting after the copied ones, and a non-empty target is refused")
+    func transfer() async throws {
+        for target in TestDatabase.available {
+            try await TestDatabase.sqlite.withFreshDatabase { source in
+                let stores = try await Stores.open(source)
+                let repo = RepositoryName("alice/app")!
+                try await stores.accounts.createAccount(Account(name: "alice", kind: .user, email: nil, passwordHash: "hash"))
+                try await stores.accounts.createOrganization("acmeorg", owner: "alice")
+                let manifest = StoredManifest(digest: Digest.of(Array("m".utf8)), mediaType: MediaType.ociManifest, content: Array("m".utf8),
+                                              annotations: ["k": "v"])
+                try await stores.metadata.putManifest(manifest, tag: Tag("v1"), in: repo)
+                try await stores.events.record(HubEvent(kind: .push, repository: repo, actor: "alice", tag: "v1", createdAt: Date()))
+                _ = try await stores.secrets.obtain("token-signing-key") { "secret-pem" }
+                try await target.withFreshDatabase { destination in
+                    let rows = try await DatabaseTransfer.copy(from: source, to: destination)
+                    #expect(rows["accounts"] == 2 && rows["tags"] == 1 && rows["team_members"] == 1 && rows["events"] == 1)
+                    let copied = try await Stores.open(destination)
+                    #expect(try await copied.accounts.account("alice")?.passwordHash == "hash")
+                    #expect(try await copied.metadata.manifest(taggedWith: Tag("v1")!, in: repo) == manifest)
+                    #expect(try await copied.secrets.obtain("token-signing-key") { "other" } == "secret-pem")
+                    try await copied.events.record(HubEvent(kind: .tagDelete, repository: repo, actor: nil, createdAt: Date()))
+                    #expect(try await copied.events.events(after: 0, limit: 10).map(\.id) == [1, 2])
+                    await #expect(throws: TransferError.self) { try await DatabaseTransfer.copy(from: source, to: destination) }
+                }
+            }
+        }
+    }
+}
