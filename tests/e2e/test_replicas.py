@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(
 ADMIN_PASSWORD = "e2e-admin-password"
 # Seconds within which a change acknowledged by one replica must be enforced by the other: the
 # most a replica may go on answering from what it cached before the change.
-PROPAGATION_BOUND = 3.0
+PROPAGATION_BOUND = 1.0
 # How long to keep looking past the bound, to tell a slow replica from one that never notices.
 GIVE_UP = 30.0
 
