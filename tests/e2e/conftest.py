@@ -74,6 +74,9 @@ def pytest_runtest_makereport(item, call):
         for server in getattr(item, "_e2e_servers", []):
             report.sections.append(
                 (f"{server.kind} log ({server.host})", server.log_tail(6000)))
+        # Other processes a test started (a load balancer): (title, function giving the log).
+        for title, log_tail in getattr(item, "_e2e_logs", []):
+            report.sections.append((title, log_tail()))
 
 
 # --------------------------------------------------------------------------------------

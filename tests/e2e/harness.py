@@ -670,6 +670,211 @@ class RegistryServer:
 
 
 # --------------------------------------------------------------------------------------
+# Replicas and a load balancer in front of them
+# --------------------------------------------------------------------------------------
+
+# Replicas share one PostgreSQL database and one S3 bucket (prefix included): tests of them run
+# only on those stores.
+SHARED_STORES = (REGISTRY_KIND == "wharf" and os.environ.get("E2E_DATABASE") == "postgres"
+                 and STORAGE_KIND == "s3")
+SHARED_STORES_SKIP_REASON = (
+    "replicas share one PostgreSQL database and one S3 bucket: run Wharf with "
+    "E2E_DATABASE=postgres E2E_STORAGE=s3 (scripts/test-postgres and scripts/test-s3)")
+REPLICA_ADMIN_PASSWORD = "e2e-admin-password"
+
+
+def start_replicas(make_registry, count: int = 2, extra_args: Iterable[str] = ()) -> list:
+    """`count` running Wharf servers on the same database, storage URL (prefix included) and
+    token signing key, each with a data folder of its own; `make_registry` is conftest's
+    registry_factory. Their administrator is admin / REPLICA_ADMIN_PASSWORD."""
+    shared = {"WHARF_DATABASE": create_postgres_database(),
+              "WHARF_STORAGE": create_s3_storage_url(),
+              "WHARF_ADMIN_PASSWORD": REPLICA_ADMIN_PASSWORD}
+    first = make_registry(env=shared, extra_args=extra_args)
+    others = [make_registry(env=shared, extra_args=extra_args, start=False)
+              for _ in range(count - 1)]
+    # Registry tokens must verify on all. Wharf keeps its signing key in the database, which they
+    # share; a server that keeps it in the data folder (token-signing-key.pem) gets the first's.
+    key = first.data_dir / "token-signing-key.pem"
+    for other in others:
+        if key.exists():
+            shutil.copy2(key, other.data_dir / key.name)
+        other.start()
+        assert other.data_dir != first.data_dir and other.s3_storage == first.s3_storage
+    return [first, *others]
+
+
+class NginxBalancer:
+    """nginx (Debian's package) on a free loopback port, balancing round-robin over `upstreams`
+    (running RegistryServers) as a load balancer in front of replicas would: request and response
+    bodies streamed both ways (no size limit, no buffering), Host (with its port),
+    X-Forwarded-For and X-Forwarded-Proto passed on, a replica that refuses or drops a connection
+    taken out for 2 s and the request handed to the next one when that is safe.
+
+    One worker, so the round-robin is one sequence: requests made one after the other alternate
+    between the replicas. No keep-alive to the upstreams: each request has a connection of its
+    own (``body_bytes_in_flight`` relies on it). Every response carries ``X-Upstream-Addr``
+    (the replica that answered, 127.0.0.1:PORT; both, comma-separated, when the first failed).
+    ``entries()`` reads the access log (one JSON object per request: method, uri, status,
+    upstream, upstream_status, location, request_length, request_time, msec: when it ended). ``host``/``url``/``credentials``
+    make it look like a registry to ``Dockerd.login`` and ``RegistryClient``."""
+
+    kind = "nginx"
+    READY_TIMEOUT = 30
+
+    def __init__(self, workdir: Path, upstreams: Sequence["RegistryServer"],
+                 fail_timeout: str = "2s"):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.upstreams = list(upstreams)
+        self.fail_timeout = fail_timeout
+        self.port = free_port()
+        self.credentials = self.upstreams[0].credentials
+        self.conf_path = self.workdir / "nginx.conf"
+        self.access_log = self.workdir / "access.log"
+        self.error_log = self.workdir / "error.log"
+        self.pid_path = self.workdir / "nginx.pid"
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def config(self) -> str:
+        d = self.workdir
+        servers = "\n".join(  # indented as the template's lines below
+            f"{' ' * 20}server {u.host} max_fails=1 fail_timeout={self.fail_timeout};"
+            for u in self.upstreams)
+        # Workers of a master started by root run as `nobody` unless told otherwise, and could
+        # not write below the test's private temporary folder.
+        user = "user root;" if os.geteuid() == 0 else ""
+        fields = ",".join(f'"{name}":"${var}"' for name, var in (
+            ("method", "request_method"), ("uri", "request_uri"), ("status", "status"),
+            ("upstream", "upstream_addr"), ("upstream_status", "upstream_status"),
+            ("location", "sent_http_location"), ("request_length", "request_length"),
+            ("request_time", "request_time"), ("msec", "msec")))
+        return textwrap.dedent(f"""\
+            {user}
+            daemon off;
+            worker_processes 1;
+            pid {d}/nginx.pid;
+            error_log {d}/error.log info;
+            events {{ worker_connections 512; }}
+            http {{
+                log_format wharf escape=json '{{{fields}}}';
+                access_log {d}/access.log wharf;
+                client_body_temp_path {d}/tmp/body;
+                proxy_temp_path {d}/tmp/proxy;
+                fastcgi_temp_path {d}/tmp/fastcgi;
+                uwsgi_temp_path {d}/tmp/uwsgi;
+                scgi_temp_path {d}/tmp/scgi;
+                upstream wharf {{
+{servers}
+                }}
+                server {{
+                    listen {self.host};
+                    client_max_body_size 0;
+                    location / {{
+                        proxy_pass http://wharf;
+                        proxy_http_version 1.1;
+                        # Layers stream through as they come, both ways.
+                        proxy_request_buffering off;
+                        proxy_buffering off;
+                        proxy_set_header Host $http_host;
+                        # nginx is the edge: the client is its peer, whatever the request claims.
+                        proxy_set_header X-Forwarded-For $remote_addr;
+                        proxy_set_header X-Forwarded-Proto $scheme;
+                        # To the next replica when this one refused the connection or timed out
+                        # before answering; nginx never resends a POST or PATCH it has begun to
+                        # send, nor a body it has begun to stream (request buffering is off).
+                        proxy_next_upstream error timeout http_502;
+                        proxy_next_upstream_tries {len(self.upstreams)};
+                        proxy_connect_timeout 2s;
+                        proxy_send_timeout 60s;
+                        proxy_read_timeout 60s;
+                        add_header X-Upstream-Addr $upstream_addr always;
+                    }}
+                }}
+            }}
+            """)
+
+    def start(self) -> "NginxBalancer":
+        binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
+                                           else None)
+        if binary is None:
+            raise AssertionError("nginx is not installed; ./scripts/test installs it (Debian's "
+                                 "nginx package)")
+        (self.workdir / "tmp").mkdir(exist_ok=True)
+        self.conf_path.write_text(self.config())
+        command = [binary, "-p", str(self.workdir), "-c", str(self.conf_path),
+                   "-e", str(self.error_log)]
+        checked = run([*command, "-t"], timeout=30, check=False)
+        assert checked.returncode == 0, (
+            f"nginx rejects its configuration\n{checked.stderr}\n--- {self.conf_path} ---\n"
+            f"{self.config()}")
+        out = open(self.workdir / "nginx.out", "wb")
+        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=die_with_parent(signal.SIGTERM))
+        out.close()
+        deadline = time.monotonic() + self.READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"nginx exited with {self.proc.returncode} before it "
+                                     f"served\n{self.log_tail()}")
+            try:
+                r = requests.get(self.url + "/v2/", timeout=2)
+                if r.status_code in (200, 401) and r.headers.get("X-Upstream-Addr"):
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"nginx did not pass GET /v2/ on to a replica within "
+                             f"{self.READY_TIMEOUT}s\n{self.log_tail()}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful: workers finish their requests
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def entries(self) -> list:
+        """The access log: one dict per finished request, in the order they finished."""
+        import json
+        try:
+            lines = self.access_log.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def log_tail(self, limit: int = 6000) -> str:
+        parts = []
+        for path in (self.error_log, self.access_log):
+            try:
+                parts.append(f"--- {path.name} ---\n" + _tail(path.read_text(errors="replace"),
+                                                               limit // 2))
+            except FileNotFoundError:
+                parts.append(f"--- {path.name} --- (none)")
+        return "\n".join(parts)
+
+
+def body_bytes_in_flight(port: int) -> int:
+    """The most bytes any open connection to 127.0.0.1:`port` has received so far (ss's
+    bytes_received): behind NginxBalancer, which opens a connection per request, more than a
+    few KiB means a request body (a layer) is streaming into that server right now."""
+    out = run(["ss", "-Htin", "state", "established", f"( sport = :{port} )"],
+              timeout=10).stdout
+    return max((int(n) for n in re.findall(r"bytes_received:(\d+)", out)), default=0)
+
+
+# --------------------------------------------------------------------------------------
 # Private daemons
 # --------------------------------------------------------------------------------------
 

@@ -12,8 +12,6 @@ scripts/test-s3 start the two stores; see harness.py).
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from urllib.parse import urlsplit
 
@@ -21,18 +19,12 @@ import pytest
 import requests
 
 import harness
-from harness import REGISTRY_KIND, STORAGE_KIND
+from harness import SHARED_STORES, SHARED_STORES_SKIP_REASON
 from oci import (ALL_MANIFESTS, RegistryClient, assert_oci_error, describe, make_image,
                  random_bytes, sha256, with_query)
 
-SHARED_STORES = (REGISTRY_KIND == "wharf" and os.environ.get("E2E_DATABASE") == "postgres"
-                 and STORAGE_KIND == "s3")
-pytestmark = pytest.mark.skipif(
-    not SHARED_STORES,
-    reason="replicas share one PostgreSQL database and one S3 bucket: run Wharf with "
-           "E2E_DATABASE=postgres E2E_STORAGE=s3 (scripts/test-postgres and scripts/test-s3)")
+pytestmark = pytest.mark.skipif(not SHARED_STORES, reason=SHARED_STORES_SKIP_REASON)
 
-ADMIN_PASSWORD = "e2e-admin-password"
 # Seconds within which a change acknowledged by one replica must be enforced by the other: the
 # most a replica may go on answering from what it cached before the change.
 PROPAGATION_BOUND = 1.0
@@ -43,19 +35,8 @@ GIVE_UP = 30.0
 @pytest.fixture
 def replicas(registry_factory):
     """(A, B): two running Wharf servers on the same database, storage URL (prefix included) and
-    token signing key, each with a data folder of its own."""
-    shared = {"WHARF_DATABASE": harness.create_postgres_database(),
-              "WHARF_STORAGE": harness.create_s3_storage_url(),
-              "WHARF_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    a = registry_factory(env=shared)
-    b = registry_factory(env=shared, start=False)
-    # Registry tokens must verify on both. Wharf keeps its signing key in the database, which they
-    # share; a server that keeps it in the data folder (token-signing-key.pem) gets A's copied.
-    key = a.data_dir / "token-signing-key.pem"
-    if key.exists():
-        shutil.copy2(key, b.data_dir / key.name)
-    b.start()
-    assert a.data_dir != b.data_dir and a.s3_storage == b.s3_storage
+    token signing key, each with a data folder of its own (harness.start_replicas)."""
+    a, b = harness.start_replicas(registry_factory)
     return a, b
 
 
