@@ -161,12 +161,7 @@ final class S3PartWriter: UploadWriter, @unchecked Sendable {
 
     func write(_ buffer: ByteBuffer) async throws {
         var buffer = buffer
-        while buffer.readableBytes > 0 {
-            let take = min(buffer.readableBytes, partSize - pending.readableBytes)
-            var slice = buffer.readSlice(length: take)!
-            pending.writeBuffer(&slice)
-            if pending.readableBytes == partSize { try await flush() }
-        }
+        while pending.fill(from: &buffer, upTo: partSize) { try await flush() }
     }
 
     private func flush() async throws {
@@ -200,12 +195,7 @@ final class S3ObjectWriter: @unchecked Sendable {
 
     func write(_ buffer: ByteBuffer) async throws {
         var buffer = buffer
-        while buffer.readableBytes > 0 {
-            let take = min(buffer.readableBytes, partSize - pending.readableBytes)
-            var slice = buffer.readSlice(length: take)!
-            pending.writeBuffer(&slice)
-            if pending.readableBytes == partSize { try await sendPiece() }
-        }
+        while pending.fill(from: &buffer, upTo: partSize) { try await sendPiece() }
     }
 
     private func sendPiece() async throws {
@@ -225,5 +215,15 @@ final class S3ObjectWriter: @unchecked Sendable {
 
     func abandon() async {
         if let uploadID { try? await client.abortMultipart(key, uploadID: uploadID) }
+    }
+}
+
+extension ByteBuffer {
+    /// Moves bytes from `source` until this buffer holds `size`; true when it is full (empty it,
+    /// then call again while `source` has bytes left).
+    mutating func fill(from source: inout ByteBuffer, upTo size: Int) -> Bool {
+        var slice = source.readSlice(length: min(source.readableBytes, size - readableBytes))!
+        writeBuffer(&slice)
+        return readableBytes == size
     }
 }
