@@ -14,8 +14,9 @@ struct DatabaseTransferTests {
                 let repo = RepositoryName("alice/app")!
                 try await stores.accounts.createAccount(Account(name: "alice", kind: .user, email: nil, passwordHash: "hash"))
                 try await stores.accounts.createOrganization("acmeorg", owner: "alice")
+                // A time that survives seconds-since-1970 as a Double exactly (Date() may lose its last bit).
                 let manifest = StoredManifest(digest: Digest.of(Array("m".utf8)), mediaType: MediaType.ociManifest, content: Array("m".utf8),
-                                              annotations: ["k": "v"])
+                                              annotations: ["k": "v"], createdAt: Date(timeIntervalSince1970: 1_800_000_000.5))
                 try await stores.metadata.putManifest(manifest, tag: Tag("v1"), in: repo)
                 try await stores.events.record(HubEvent(kind: .push, repository: repo, actor: "alice", tag: "v1", createdAt: Date()))
                 _ = try await stores.secrets.obtain("token-signing-key") { "secret-pem" }
