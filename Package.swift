@@ -87,7 +87,7 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            exclude: ["API/openapi.json", "embed.txt"],
+            exclude: ["API/openapi.json", "HubAPI/openapi.json", "embed.txt"],
             plugins: ["EmbedFiles"]
         ),
         .executableTarget(name: "EmbedFile"),

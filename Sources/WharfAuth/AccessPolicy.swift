@@ -7,11 +7,19 @@ public struct Principal: Sendable, Equatable {
     public var isAdmin: Bool
     /// The most the credential allows (a personal access token's scope); nil for a password.
     public var ceiling: Permission?
+    /// The credential reads public repositories only (a `public-read` token).
+    public var publicOnly: Bool
 
-    public init(name: String, isAdmin: Bool, ceiling: Permission? = nil) {
+    public init(name: String, isAdmin: Bool, ceiling: Permission? = nil, publicOnly: Bool = false) {
         self.name = name
         self.isAdmin = isAdmin
         self.ceiling = ceiling
+        self.publicOnly = publicOnly
+    }
+
+    /// An account acting through a token of `scope`.
+    public init(account: Account, scope: TokenScope) {
+        self.init(name: account.name, isAdmin: account.isAdmin, ceiling: scope.ceiling, publicOnly: scope == .publicRead)
     }
 
     /// Whether the credential is a password (or a session made from one), not a scoped token.
@@ -45,7 +53,8 @@ public enum OrganizationAction: String, Sendable, CaseIterable {
 /// - Administrators may do anything; a user is admin of their own namespace; an organization's
 ///   owners are admins of its repositories.
 /// - Collaborators and team members get the permission they were given.
-/// - A credential with a scope (personal access token) never exceeds that scope.
+/// - A credential with a scope (personal access token) never exceeds that scope; a public-read
+///   one reads what anonymous may.
 /// A missing repository and a private one the subject cannot read give the same answer: no permission.
 ///
 /// Accounts and organizations:
@@ -58,7 +67,7 @@ public enum AccessPolicy {
     /// The permission `principal` (nil: anonymous) holds on `repository`, or nil for none.
     public static func permission(of principal: Principal?, on repository: RepositoryName, facts: AccessFacts) -> Permission? {
         var best: Permission? = facts.exists && !facts.isPrivate ? .read : nil
-        guard let principal else { return best }
+        guard let principal, !principal.publicOnly else { return best }
         if principal.isAdmin || (repository.namespace == principal.name && facts.namespaceKind != .organization)
             || facts.isOrganizationOwner {
             best = .admin

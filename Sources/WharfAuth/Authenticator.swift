@@ -71,7 +71,7 @@ public struct Authenticator: Sendable {
             guard let token = try await accounts.token(hash: SecretToken.hash(secret), at: clock.now),
                   token.kind == .personal, token.account == account.name else { return nil }
             try await touch(token)
-            return Principal(name: account.name, isAdmin: account.isAdmin, ceiling: token.scope.ceiling)
+            return Principal(account: account, scope: token.scope)
         }
         guard let hash = account.passwordHash, try await hasher.verify(secret, hash: hash) else { return nil }
         return Principal(name: account.name, isAdmin: account.isAdmin)
@@ -89,7 +89,7 @@ public struct Authenticator: Sendable {
               let account = try await accounts.account(token.account), !account.disabled
         else { return nil }
         try await touch(token)
-        return Principal(name: account.name, isAdmin: account.isAdmin, ceiling: token.scope.ceiling)
+        return Principal(account: account, scope: token.scope)
     }
 
     /// Records that a token was used, at most once a minute (a write on every request would be costly).
@@ -109,6 +109,7 @@ public struct Authenticator: Sendable {
     public func issueRefreshToken(for principal: Principal, clientID: String?) async throws -> String {
         let secret = SecretToken.generate(prefix: SecretToken.refreshPrefix)
         let scope: TokenScope = switch principal.ceiling {
+        case .read? where principal.publicOnly: .publicRead
         case .read?: .read
         case .write?: .readWrite
         default: .readWriteDelete

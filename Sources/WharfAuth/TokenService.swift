@@ -70,10 +70,10 @@ public struct TokenService: Sendable {
     public let service: String
     public let lifetime: TimeInterval
     public let clock: any WallClock
-    private let keys: JWTKeyCollection
+    let keys: JWTKeyCollection
     /// Tokens whose signature and claims were already verified, until they expire.
     private let verified: BoundedCache<String, RegistryTokenClaims>
-    private static let kid = JWKIdentifier(string: "wharf-token-signing")
+    static let kid = JWKIdentifier(string: "wharf-token-signing")
 
     /// Loads the ES256 signing key from `keyPath`, creating it (mode 0600) when absent.
     public static func load(keyPath: String, issuer: String = "wharf", service: String, lifetime: TimeInterval = 300,

@@ -103,13 +103,31 @@ public enum TokenScope: String, Sendable, CaseIterable, Codable {
     case read = "read"
     case readWrite = "read-write"
     case readWriteDelete = "read-write-delete"
+    /// Reads public repositories only, even those of its owner's private ones.
+    case publicRead = "public-read"
 
     /// The most a credential with this scope may do, whatever its owner may do.
     public var ceiling: Permission {
         switch self {
-        case .read: .read
+        case .read, .publicRead: .read
         case .readWrite: .write
         case .readWriteDelete: .admin
+        }
+    }
+
+    /// The scope Docker Hub's API names `hubName` (`repo:read`, `repo:write`, `repo:admin`, `repo:public_read`).
+    public init?(hubName: String) {
+        guard let scope = Self.allCases.first(where: { $0.hubName == hubName }) else { return nil }
+        self = scope
+    }
+
+    /// This scope's name in Docker Hub's API.
+    public var hubName: String {
+        switch self {
+        case .read: "repo:read"
+        case .readWrite: "repo:write"
+        case .readWriteDelete: "repo:admin"
+        case .publicRead: "repo:public_read"
         }
     }
 }

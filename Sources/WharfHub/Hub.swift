@@ -16,6 +16,7 @@ public struct Hub: Sendable {
     public let tokens: AccessTokenService
     public let organizations: OrganizationService
     public let repositories: RepositoryService
+    public let tags: TagService
     public let registry: Registry
 
     public init(stores: Stores, blobs: any BlobStore, settings: HubSettings, hasher: PasswordHasher = PasswordHasher()) {
@@ -29,7 +30,9 @@ public struct Hub: Sendable {
         tokens = AccessTokenService(stores: stores, access: access)
         organizations = OrganizationService(stores: stores, access: access)
         repositories = RepositoryService(stores: stores, access: access, settings: settings)
-        registry = Registry(stores: stores, blobs: blobs, settings: settings)
+        let registry = Registry(stores: stores, blobs: blobs, settings: settings)
+        self.registry = registry
+        tags = TagService(access: access, registry: registry)
     }
 
     /// The operator at the command line: may do what an administrator with a password may.

@@ -23,6 +23,10 @@ public protocol AccountStore: Sendable {
     /// The live (not expired) token with this secret hash.
     func token(hash: String, at time: Date) async throws -> AccessToken?
     func tokens(of account: String) async throws -> [AccessToken]
+    /// The account's token with this id, active or not.
+    func token(id: String, of account: String) async throws -> AccessToken?
+    /// Renames and/or (de)activates the account's token; nil when there is none with that id.
+    func updateToken(_ id: String, of account: String, name: String?, isActive: Bool?) async throws -> AccessToken?
     /// Deletes the account's token; false when there is none with that id.
     func revokeToken(_ id: String, of account: String) async throws -> Bool
     func touchToken(_ id: String, at time: Date) async throws
@@ -50,6 +54,10 @@ public protocol AccountStore: Sendable {
     func accessFacts(for subject: String?, on repository: RepositoryName) async throws -> AccessFacts
     /// The facts of `subject` on every repository in name order strictly after `last`, at most `limit`, in one read.
     func accessFacts(for subject: String?, after last: String?, limit: Int) async throws -> [(RepositoryName, AccessFacts)]
+    /// The facts of `subject` on each of the namespace's private repositories, in one read.
+    func privateAccessFacts(for subject: String?, in namespace: String) async throws -> [(RepositoryName, AccessFacts)]
+    /// The facts of `subject` on each of `repositories` that exists, in one read.
+    func accessFacts(for subject: String?, on repositories: [RepositoryName]) async throws -> [(RepositoryName, AccessFacts)]
     /// What the access policy needs to know about `subject` and `organization`.
     func organizationFacts(for subject: String, on organization: String) async throws -> OrganizationFacts
 }
@@ -131,9 +139,18 @@ public struct AccessToken: Sendable, Equatable {
     public var createdAt: Date
     public var lastUsedAt: Date?
     public var expiresAt: Date?
+    /// An inactive token authenticates nothing until it is activated again.
+    public var isActive: Bool
+    /// The address and user agent of the request that created it.
+    public var creatorAddress: String?
+    public var creatorAgent: String?
 
     public init(id: String, account: String, name: String, kind: Kind, scope: TokenScope,
-                createdAt: Date = Date(), lastUsedAt: Date? = nil, expiresAt: Date? = nil) {
+                createdAt: Date = Date(), lastUsedAt: Date? = nil, expiresAt: Date? = nil, isActive: Bool = true,
+                creatorAddress: String? = nil, creatorAgent: String? = nil) {
+        self.isActive = isActive
+        self.creatorAddress = creatorAddress
+        self.creatorAgent = creatorAgent
         self.id = id
         self.account = account
         self.name = name
@@ -165,14 +182,27 @@ public struct OrganizationFacts: Sendable, Equatable {
 public struct RepositoryInfo: Sendable, Equatable {
     public var name: RepositoryName
     public var isPrivate: Bool
+    /// The short description (one line).
     public var description: String
+    /// The README, in Markdown.
+    public var fullDescription: String
     public var createdAt: Date
+    /// The last push of a tag, or change of its description or visibility.
+    public var updatedAt: Date
+    /// Manifest GETs counted so far (flushed from memory in batches).
+    public var pullCount: Int64
+    public var starCount: Int64
 
-    public init(name: RepositoryName, isPrivate: Bool, description: String, createdAt: Date) {
+    public init(name: RepositoryName, isPrivate: Bool, description: String, fullDescription: String = "",
+                createdAt: Date, updatedAt: Date? = nil, pullCount: Int64 = 0, starCount: Int64 = 0) {
         self.name = name
         self.isPrivate = isPrivate
         self.description = description
+        self.fullDescription = fullDescription
         self.createdAt = createdAt
+        self.updatedAt = updatedAt ?? createdAt
+        self.pullCount = pullCount
+        self.starCount = starCount
     }
 }
 

@@ -2,8 +2,8 @@ import Foundation
 import SQLKit
 
 /// Copies everything an installation knows from one database to another (SQLite to PostgreSQL,
-/// say): accounts, tokens, repositories, manifests, tags, grants, teams, events and the server's
-/// secrets. Upload sessions in progress and queued jobs are not moved (clients restart uploads;
+/// say): accounts, tokens, repositories (with READMEs, stars and pull counts), manifests, tags, grants, teams,
+/// events, image platforms and the server's secrets. Upload sessions in progress and queued jobs are not moved (clients restart uploads;
 /// recurring jobs schedule themselves again). The target must be empty; its schema is created first.
 public enum DatabaseTransfer {
     /// How a column's values travel.
@@ -14,14 +14,19 @@ public enum DatabaseTransfer {
         ("accounts", [("name", .text), ("kind", .text), ("email", .text), ("password_hash", .text), ("is_admin", .boolean),
                       ("disabled", .boolean), ("private_repo_limit", .integer), ("default_private", .boolean), ("created_at", .real)]),
         ("access_tokens", [("id", .text), ("account", .text), ("name", .text), ("kind", .text), ("scope", .text), ("token_hash", .text),
-                           ("created_at", .real), ("last_used_at", .real), ("expires_at", .real)]),
-        ("repositories", [("name", .text), ("namespace", .text), ("created_at", .real), ("is_private", .boolean), ("description", .text)]),
+                           ("created_at", .real), ("last_used_at", .real), ("expires_at", .real), ("active", .boolean),
+                           ("creator_ip", .text), ("creator_agent", .text)]),
+        ("repositories", [("name", .text), ("namespace", .text), ("created_at", .real), ("is_private", .boolean), ("description", .text),
+                          ("full_description", .text), ("updated_at", .real), ("pull_count", .integer), ("star_count", .integer)]),
         ("blobs", [("digest", .text), ("size", .integer), ("created_at", .real)]),
         ("repository_blobs", [("repository", .text), ("digest", .text), ("created_at", .real)]),
         ("manifests", [("repository", .text), ("digest", .text), ("media_type", .text), ("artifact_type", .text), ("subject", .text),
-                       ("annotations", .text), ("content", .bytes), ("created_at", .real)]),
+                       ("annotations", .text), ("content", .bytes), ("created_at", .real), ("pulled_at", .real)]),
         ("manifest_references", [("repository", .text), ("manifest", .text), ("digest", .text), ("kind", .text)]),
-        ("tags", [("repository", .text), ("name", .text), ("manifest", .text), ("updated_at", .real)]),
+        ("tags", [("repository", .text), ("name", .text), ("manifest", .text), ("updated_at", .real), ("pushed_by", .text),
+                  ("pulled_at", .real)]),
+        ("stars", [("repository", .text), ("account", .text), ("created_at", .real)]),
+        ("image_configs", [("digest", .text), ("os", .text), ("architecture", .text), ("variant", .text), ("history", .text)]),
         ("collaborators", [("repository", .text), ("account", .text), ("permission", .integer)]),
         ("teams", [("organization", .text), ("name", .text), ("created_at", .real)]),
         ("team_members", [("organization", .text), ("team", .text), ("account", .text)]),

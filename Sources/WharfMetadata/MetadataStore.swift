@@ -18,8 +18,8 @@ public protocol MetadataStore: Sendable {
     func repositoryInfo(_ name: RepositoryName) async throws -> RepositoryInfo?
     /// Creates an empty repository; throws `StoreError.exists` when it exists.
     func createRepository(_ name: RepositoryName, isPrivate: Bool, description: String) async throws -> RepositoryInfo
-    /// Applies visibility and/or description; returns the changed repository, nil when it does not exist.
-    func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?) async throws -> RepositoryInfo?
+    /// Applies visibility, description and/or README; returns the changed repository, nil when it does not exist.
+    func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?, fullDescription: String?) async throws -> RepositoryInfo?
     /// Private repositories in the namespace.
     func privateRepositoryCount(in namespace: String) async throws -> Int
     /// Repositories of a namespace, by name.
@@ -40,8 +40,8 @@ public protocol MetadataStore: Sendable {
 
     // MARK: Manifests and tags
 
-    /// Stores a manifest (idempotent by digest) and, when given, points `tag` at it.
-    func putManifest(_ manifest: StoredManifest, tag: Tag?, in repository: RepositoryName) async throws
+    /// Stores a manifest (idempotent by digest) and, when given, points `tag` at it, pushed by `pusher`.
+    func putManifest(_ manifest: StoredManifest, tag: Tag?, in repository: RepositoryName, pushedBy pusher: String?) async throws
     /// The manifest with `digest` in the repository.
     func manifest(_ digest: Digest, in repository: RepositoryName) async throws -> StoredManifest?
     /// The manifest `tag` points to, in one read.
@@ -127,6 +127,16 @@ public struct UploadSession: Sendable, Equatable {
 }
 
 extension MetadataStore {
+    /// Stores a manifest pushed by nobody in particular.
+    public func putManifest(_ manifest: StoredManifest, tag: Tag?, in repository: RepositoryName) async throws {
+        try await putManifest(manifest, tag: tag, in: repository, pushedBy: nil)
+    }
+
+    /// Applies visibility and/or description.
+    public func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?) async throws -> RepositoryInfo? {
+        try await updateRepository(name, isPrivate: isPrivate, description: description, fullDescription: nil)
+    }
+
     /// Tag names in byte order, strictly after `last`, at most `limit`.
     public func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
         Array(try await tagList(in: repository).page(after: last, limit: limit))

@@ -194,6 +194,41 @@ enum Migrations {
             )
             """,
         ] },
+        Step(version: 5, name: "hub: READMEs, stars, pull counts, tag pushers, image platforms, search") { f in [
+            "ALTER TABLE repositories ADD COLUMN full_description TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE repositories ADD COLUMN updated_at \(f.timeType) NOT NULL DEFAULT 0",
+            """
+            UPDATE repositories SET updated_at = COALESCE(
+                (SELECT MAX(t.updated_at) FROM tags t WHERE t.repository = repositories.name), created_at)
+            """,
+            "ALTER TABLE repositories ADD COLUMN pull_count BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE repositories ADD COLUMN star_count BIGINT NOT NULL DEFAULT 0",
+            "CREATE INDEX repositories_by_namespace_updated ON repositories(namespace, updated_at)",
+            "ALTER TABLE tags ADD COLUMN pushed_by TEXT",
+            "ALTER TABLE tags ADD COLUMN pulled_at \(f.timeType)",
+            "ALTER TABLE manifests ADD COLUMN pulled_at \(f.timeType)",
+            """
+            CREATE TABLE stars (
+                repository TEXT NOT NULL REFERENCES repositories(name) ON DELETE CASCADE,
+                account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+                created_at \(f.timeType) NOT NULL,
+                PRIMARY KEY (repository, account)
+            )
+            """,
+            "CREATE INDEX stars_by_account ON stars(account, created_at)",
+            """
+            CREATE TABLE image_configs (
+                digest TEXT PRIMARY KEY,
+                os TEXT,
+                architecture TEXT,
+                variant TEXT,
+                history TEXT NOT NULL
+            )
+            """,
+            "ALTER TABLE access_tokens ADD COLUMN active BOOLEAN NOT NULL DEFAULT TRUE",
+            "ALTER TABLE access_tokens ADD COLUMN creator_ip TEXT",
+            "ALTER TABLE access_tokens ADD COLUMN creator_agent TEXT",
+        ] + RepositorySearch.schema(f) },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

@@ -43,13 +43,13 @@ public final class PostgresDatabaseAccess: SQLDatabaseAccess, @unchecked Sendabl
         let db = connection.sql(queryLogLevel: .trace)
         try await db.raw("BEGIN").run()
         do {
-            if durability == .relaxed { try await db.raw("SET LOCAL synchronous_commit = off").run() }
+            if durability.isRelaxed { try await db.raw("SET LOCAL synchronous_commit = off").run() }
             let result = try await body(db)
             // Delivered at commit to every replica listening (`listenForChanges`), which then
             // drops its cached reads.
-            try await db.raw("NOTIFY \(unsafeRaw: Self.changeChannel)").run()
+            if durability != .statistics { try await db.raw("NOTIFY \(unsafeRaw: Self.changeChannel)").run() }
             try await db.raw("COMMIT").run()
-            cache.bump()
+            if durability != .statistics { cache.bump() }
             return result
         } catch {
             try? await db.raw("ROLLBACK").run()

@@ -63,6 +63,30 @@ extension SQLAccountStore {
         }
     }
 
+    public func privateAccessFacts(for subject: String?, in namespace: String) async throws -> [(RepositoryName, AccessFacts)] {
+        try await facts(for: subject, rows: db.raw("""
+            SELECT r.name AS name, r.is_private AS is_private, \(Self.factColumns(subject, repository: "r.name"))
+            FROM repositories r LEFT JOIN accounts a ON a.name = r.namespace
+            WHERE r.namespace = \(bind: namespace) AND r.is_private = TRUE
+            """).all())
+    }
+
+    public func accessFacts(for subject: String?, on repositories: [RepositoryName]) async throws -> [(RepositoryName, AccessFacts)] {
+        guard !repositories.isEmpty else { return [] }
+        return try await facts(for: subject, rows: db.raw("""
+            SELECT r.name AS name, r.is_private AS is_private, \(Self.factColumns(subject, repository: "r.name"))
+            FROM repositories r LEFT JOIN accounts a ON a.name = r.namespace
+            WHERE r.name IN (\(binds: repositories.map(\.value)))
+            """).all())
+    }
+
+    private func facts(for subject: String?, rows: [any SQLRow]) throws -> [(RepositoryName, AccessFacts)] {
+        try rows.compactMap { row in
+            guard let name = RepositoryName(try row.decode(column: "name", as: String.self)) else { return nil }
+            return (name, try Self.decodeFacts(row, subject: subject))
+        }
+    }
+
     /// The subject's grants on the repository named by the column `repository` (which need not exist yet)
     /// in namespace account `a`, as scalar subqueries (one round trip).
     private static func factColumns(_ subject: String?, repository: String) -> SQLQueryString {

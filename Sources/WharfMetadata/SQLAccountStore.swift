@@ -88,17 +88,18 @@ public struct SQLAccountStore: AccountStore {
     public func createToken(_ t: AccessToken, hash: String) async throws {
         try await access.transaction { db in
             try await db.raw("""
-                INSERT INTO access_tokens (id, account, name, kind, scope, token_hash, created_at, last_used_at, expires_at)
+                INSERT INTO access_tokens (id, account, name, kind, scope, token_hash, created_at, last_used_at, expires_at,
+                                           active, creator_ip, creator_agent)
                 VALUES (\(bind: t.id), \(bind: t.account), \(bind: t.name), \(bind: t.kind.rawValue), \(bind: t.scope.rawValue),
                         \(bind: hash), \(bind: t.createdAt.timeIntervalSince1970), \(bind: t.lastUsedAt?.timeIntervalSince1970),
-                        \(bind: t.expiresAt?.timeIntervalSince1970))
+                        \(bind: t.expiresAt?.timeIntervalSince1970), \(bind: t.isActive), \(bind: t.creatorAddress), \(bind: t.creatorAgent))
                 """).run()
         }
     }
 
     public func token(hash: String, at time: Date) async throws -> AccessToken? {
         try await db.raw("""
-            SELECT * FROM access_tokens WHERE token_hash = \(bind: hash)
+            SELECT * FROM access_tokens WHERE token_hash = \(bind: hash) AND active = TRUE
             AND (expires_at IS NULL OR expires_at > \(bind: time.timeIntervalSince1970))
             """).first().map(Self.decodeToken)
     }
@@ -117,8 +118,28 @@ public struct SQLAccountStore: AccountStore {
             scope: TokenScope(rawValue: try row.decode(column: "scope", as: String.self)) ?? .read,
             createdAt: Date(timeIntervalSince1970: try row.decode(column: "created_at", as: Double.self)),
             lastUsedAt: try row.decode(column: "last_used_at", as: Double?.self).map(Date.init(timeIntervalSince1970:)),
-            expiresAt: try row.decode(column: "expires_at", as: Double?.self).map(Date.init(timeIntervalSince1970:))
+            expiresAt: try row.decode(column: "expires_at", as: Double?.self).map(Date.init(timeIntervalSince1970:)),
+            isActive: try row.decode(column: "active", as: Bool.self),
+            creatorAddress: try row.decode(column: "creator_ip", as: String?.self),
+            creatorAgent: try row.decode(column: "creator_agent", as: String?.self)
         )
+    }
+
+    public func token(id: String, of account: String) async throws -> AccessToken? {
+        try await db.raw("SELECT * FROM access_tokens WHERE id = \(bind: id) AND account = \(bind: account)").first().map(Self.decodeToken)
+    }
+
+    public func updateToken(_ id: String, of account: String, name: String?, isActive: Bool?) async throws -> AccessToken? {
+        try await access.transaction { db in
+            if let name {
+                try await db.raw("UPDATE access_tokens SET name = \(bind: name) WHERE id = \(bind: id) AND account = \(bind: account)").run()
+            }
+            if let isActive {
+                try await db.raw("UPDATE access_tokens SET active = \(bind: isActive) WHERE id = \(bind: id) AND account = \(bind: account)").run()
+            }
+            return try await db.raw("SELECT * FROM access_tokens WHERE id = \(bind: id) AND account = \(bind: account)")
+                .first().map(Self.decodeToken)
+        }
     }
 
     public func revokeToken(_ id: String, of account: String) async throws -> Bool {

@@ -25,6 +25,12 @@ public enum Durability: Sendable {
     /// Visible and consistent at once, on disk with the next durable commit or checkpoint: a crash may
     /// lose it but never half of it. For progress that a client can redo, such as upload offsets.
     case relaxed
+    /// Relaxed, and changing only counters that no cached read holds (pull counts): the commit
+    /// invalidates no cache and notifies no other replica.
+    case statistics
+
+    /// Whether the commit may wait for the next durable one.
+    var isRelaxed: Bool { self != .durable }
 }
 
 /// The SQL dialects Wharf supports.

@@ -19,9 +19,15 @@ extension SQLMetadataStore {
     }
 
     public func repositoryInfo(_ name: RepositoryName) async throws -> RepositoryInfo? {
-        try await db.raw("SELECT name, is_private, description, created_at FROM repositories WHERE name = \(bind: name.value)")
+        try await db.raw("SELECT \(unsafeRaw: Self.repositoryColumns) FROM repositories r WHERE name = \(bind: name.value)")
             .first().flatMap(Self.decodeRepository)
     }
+
+    /// The columns `decodeRepository` reads, of repositories aliased `r`.
+    static let repositoryColumns = """
+        r.name AS name, r.is_private AS is_private, r.description AS description, r.full_description AS full_description,
+        r.created_at AS created_at, r.updated_at AS updated_at, r.pull_count AS pull_count, r.star_count AS star_count
+        """
 
     public func createRepository(_ name: RepositoryName, isPrivate: Bool, description: String) async throws -> RepositoryInfo {
         let info = RepositoryInfo(name: name, isPrivate: isPrivate, description: description, createdAt: clock.now)
@@ -30,9 +36,9 @@ extension SQLMetadataStore {
                 throw StoreError.exists
             }
             try await db.raw("""
-                INSERT INTO repositories (name, namespace, created_at, is_private, description)
+                INSERT INTO repositories (name, namespace, created_at, updated_at, is_private, description)
                 VALUES (\(bind: name.value), \(bind: String(name.namespace)), \(bind: info.createdAt.timeIntervalSince1970),
-                        \(bind: isPrivate), \(bind: description))
+                        \(bind: info.createdAt.timeIntervalSince1970), \(bind: isPrivate), \(bind: description))
                 """).run()
         }
         return info
@@ -41,8 +47,8 @@ extension SQLMetadataStore {
     /// Creates the repository as a push does, private when its namespace's default says so.
     static func ensureRepository(_ name: RepositoryName, at now: Date, in db: any SQLDatabase) async throws {
         try await db.raw("""
-            INSERT INTO repositories (name, namespace, created_at, is_private)
-            VALUES (\(bind: name.value), \(bind: String(name.namespace)), \(bind: now.timeIntervalSince1970),
+            INSERT INTO repositories (name, namespace, created_at, updated_at, is_private)
+            VALUES (\(bind: name.value), \(bind: String(name.namespace)), \(bind: now.timeIntervalSince1970), \(bind: now.timeIntervalSince1970),
                     COALESCE((SELECT default_private FROM accounts WHERE name = \(bind: String(name.namespace))), FALSE))
             ON CONFLICT (name) DO NOTHING
             """).run()
@@ -54,12 +60,18 @@ extension SQLMetadataStore {
             name: name,
             isPrivate: try row.decode(column: "is_private", as: Bool.self),
             description: try row.decode(column: "description", as: String.self),
-            createdAt: Date(timeIntervalSince1970: try row.decode(column: "created_at", as: Double.self))
+            fullDescription: try row.decode(column: "full_description", as: String.self),
+            createdAt: Date(timeIntervalSince1970: try row.decode(column: "created_at", as: Double.self)),
+            updatedAt: Date(timeIntervalSince1970: try row.decode(column: "updated_at", as: Double.self)),
+            pullCount: try row.decode(column: "pull_count", as: Int64.self),
+            starCount: try row.decode(column: "star_count", as: Int64.self)
         )
     }
 
-    public func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?) async throws -> RepositoryInfo? {
-        try await access.transaction { db in
+    public func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?,
+                                 fullDescription: String?) async throws -> RepositoryInfo? {
+        let now = clock.now.timeIntervalSince1970
+        return try await access.transaction { db in
             guard try await db.raw("SELECT 1 AS ok FROM repositories WHERE name = \(bind: name.value)").first() != nil else { return nil }
             if let isPrivate {
                 try await db.raw("UPDATE repositories SET is_private = \(bind: isPrivate) WHERE name = \(bind: name.value)").run()
@@ -67,7 +79,11 @@ extension SQLMetadataStore {
             if let description {
                 try await db.raw("UPDATE repositories SET description = \(bind: description) WHERE name = \(bind: name.value)").run()
             }
-            return try await db.raw("SELECT name, is_private, description, created_at FROM repositories WHERE name = \(bind: name.value)")
+            if let fullDescription {
+                try await db.raw("UPDATE repositories SET full_description = \(bind: fullDescription) WHERE name = \(bind: name.value)").run()
+            }
+            try await db.raw("UPDATE repositories SET updated_at = \(bind: now) WHERE name = \(bind: name.value)").run()
+            return try await db.raw("SELECT \(unsafeRaw: Self.repositoryColumns) FROM repositories r WHERE name = \(bind: name.value)")
                 .first().flatMap(Self.decodeRepository)
         }
     }
@@ -79,7 +95,7 @@ extension SQLMetadataStore {
 
     public func repositories(in namespace: String) async throws -> [RepositoryInfo] {
         try await db.raw("""
-            SELECT name, is_private, description, created_at FROM repositories WHERE namespace = \(bind: namespace) ORDER BY name
+            SELECT \(unsafeRaw: Self.repositoryColumns) FROM repositories r WHERE namespace = \(bind: namespace) ORDER BY name
             """).all().compactMap(Self.decodeRepository)
     }
 

@@ -69,7 +69,7 @@ public struct SQLMetadataStore: MetadataStore {
 
     // MARK: Manifests and tags
 
-    public func putManifest(_ manifest: StoredManifest, tag: Tag?, in repository: RepositoryName) async throws {
+    public func putManifest(_ manifest: StoredManifest, tag: Tag?, in repository: RepositoryName, pushedBy pusher: String?) async throws {
         let annotations = try manifest.annotations.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         let now = self.now
         try await access.transaction { db in
@@ -91,11 +91,13 @@ public struct SQLMetadataStore: MetadataStore {
             }
             if let tag {
                 try await db.raw("""
-                    INSERT INTO tags (repository, name, manifest, updated_at)
-                    VALUES (\(bind: repository.value), \(bind: tag.value), \(bind: manifest.digest.description), \(bind: now))
-                    ON CONFLICT (repository, name) DO UPDATE SET manifest = excluded.manifest, updated_at = excluded.updated_at
+                    INSERT INTO tags (repository, name, manifest, updated_at, pushed_by)
+                    VALUES (\(bind: repository.value), \(bind: tag.value), \(bind: manifest.digest.description), \(bind: now), \(bind: pusher))
+                    ON CONFLICT (repository, name) DO UPDATE
+                    SET manifest = excluded.manifest, updated_at = excluded.updated_at, pushed_by = excluded.pushed_by
                     """).run()
             }
+            try await db.raw("UPDATE repositories SET updated_at = \(bind: now) WHERE name = \(bind: repository.value)").run()
         }
     }
 

@@ -50,16 +50,16 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
         let db = writer.sql(queryLogLevel: .trace)
         return try await writeLock.withLock {
             // In WAL mode NORMAL skips the fsync at commit; the next FULL commit syncs the WAL, these frames included.
-            if durability == .relaxed { try await db.raw("PRAGMA synchronous=NORMAL").run() }
+            if durability.isRelaxed { try await db.raw("PRAGMA synchronous=NORMAL").run() }
             let result: R
             do {
                 result = try await Self.commit(body, on: db)
             } catch {
-                if durability == .relaxed { try? await db.raw("PRAGMA synchronous=FULL").run() }
+                if durability.isRelaxed { try? await db.raw("PRAGMA synchronous=FULL").run() }
                 throw error
             }
-            if durability == .relaxed { try await db.raw("PRAGMA synchronous=FULL").run() }
-            cache.bump()
+            if durability.isRelaxed { try await db.raw("PRAGMA synchronous=FULL").run() }
+            if durability != .statistics { cache.bump() }
             return result
         }
     }

@@ -9,6 +9,8 @@ import WharfCore
 /// the write it guards, or a change and the event it causes, commit together or not at all.
 public struct Stores: Sendable {
     public let metadata: any MetadataStore
+    /// Listings, search, stars, pull counts and tag details (over the same tables as `metadata`).
+    public let catalog: any CatalogStore
     public let accounts: any AccountStore
     public let events: any EventStore
     public let jobs: any JobStore
@@ -25,7 +27,9 @@ public struct Stores: Sendable {
     private init(_ access: any SQLDatabaseAccess, clock: any WallClock) {
         self.access = access
         self.clock = clock
-        metadata = SQLMetadataStore(access: access, clock: clock)
+        let metadata = SQLMetadataStore(access: access, clock: clock)
+        self.metadata = metadata
+        catalog = metadata
         accounts = SQLAccountStore(access: access, clock: clock)
         events = SQLEventStore(access: access)
         jobs = SQLJobStore(access: access, clock: clock)

@@ -61,6 +61,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds an idle upload session lives before it expires and its bytes are reclaimed [WHARF_UPLOAD_EXPIRY] (default: 86400).")
     var uploadExpiry: String?
 
+    @Option(help: "Seconds between writes of the pull counts kept in memory; a crash loses at most the last interval's [WHARF_PULL_COUNT_INTERVAL] (default: 1).")
+    var pullCountInterval: String?
+
     @Option(help: "Allow sign-up through the API: true or false [WHARF_SIGNUP] (default: true).")
     var signup: String?
 
@@ -77,7 +80,7 @@ struct Serve: AsyncParsableCommand {
             ("database-connections", databaseConnections), ("storage", storage), ("blob-redirect", blobRedirect),
             ("trusted-proxies", trustedProxies), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCertificate), ("tls-key", tlsKey), ("upload-expiry", uploadExpiry),
-            ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
+            ("pull-count-interval", pullCountInterval), ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
         ]
         return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key, $0) } })
     }

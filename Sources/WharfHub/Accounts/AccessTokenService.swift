@@ -3,43 +3,88 @@ import WharfAuth
 import WharfCore
 import WharfMetadata
 
-/// Personal access tokens: created with a scope, shown once, listed, revoked.
+/// Personal access tokens: created with a scope, shown once, listed, renamed, (de)activated, revoked.
 public struct AccessTokenService: Sendable {
     let stores: Stores
     let access: Access
 
-    /// Creates a token; the secret is returned here and never again.
-    public func create(name raw: String, scopes: [String]?, by principal: Principal?) async throws -> (token: AccessToken, secret: String) {
+    /// Who asked for a token, as Docker Hub records it.
+    public struct Origin: Sendable {
+        public var address: String?
+        public var userAgent: String?
+
+        public init(address: String?, userAgent: String?) {
+            self.address = address
+            self.userAgent = userAgent
+        }
+    }
+
+    /// Creates a token; the secret is returned here and never again. `scopes` are Wharf's names
+    /// (`read`, `read-write`, `read-write-delete`, `public-read`) or Docker Hub's (`repo:read`, …);
+    /// several give the widest.
+    public func create(name raw: String, scopes: [String]?, expiresAt: Date? = nil, origin: Origin? = nil,
+                       by principal: Principal?) async throws -> (token: AccessToken, secret: String) {
         try access.require(principal, .manageTokens)
         guard let principal else { throw HubError.unauthenticated }
         let name = try AccountRules.tokenName(raw)
         let requested = try (scopes ?? [TokenScope.read.rawValue]).map { raw in
-            guard let scope = TokenScope(rawValue: raw) else {
-                throw HubError.invalid("scopes", "scopes must be read, read-write or read-write-delete")
+            guard let scope = TokenScope(rawValue: raw) ?? TokenScope(hubName: raw) else {
+                throw HubError.invalid("scopes", "scopes must be read, read-write, read-write-delete or public-read "
+                                       + "(or repo:read, repo:write, repo:admin, repo:public_read)")
             }
             return scope
         }
-        guard let scope = requested.max(by: { $0.ceiling < $1.ceiling }) else { throw HubError.invalid("scopes", "give one scope") }
+        guard let scope = requested.max(by: { ($0.ceiling, $0 != .publicRead ? 1 : 0) < ($1.ceiling, $1 != .publicRead ? 1 : 0) }) else {
+            throw HubError.invalid("scopes", "give one scope")
+        }
+        let now = stores.clock.now
+        if let expiresAt, expiresAt <= now { throw HubError.invalid("expires_at", "expires_at must be in the future") }
         let secret = SecretToken.generate(prefix: SecretToken.personalPrefix)
         let token = AccessToken(id: SecretToken.identifier(), account: principal.name, name: name, kind: .personal, scope: scope,
-                                createdAt: stores.clock.now)
+                                createdAt: now, expiresAt: expiresAt, creatorAddress: origin?.address,
+                                creatorAgent: origin?.userAgent.map { String($0.prefix(500)) })
         try await stores.accounts.createToken(token, hash: SecretToken.hash(secret))
         return (token, secret)
     }
 
     /// The caller's tokens (personal ones and `docker login` refresh tokens).
     public func list(by principal: Principal?) async throws -> [AccessToken] {
-        try access.require(principal, .manageTokens)
-        guard let principal else { throw HubError.unauthenticated }
-        return try await stores.accounts.tokens(of: principal.name)
+        let owner = try self.owner(principal)
+        return try await stores.accounts.tokens(of: owner)
+    }
+
+    /// One of the caller's tokens.
+    public func show(_ id: String, by principal: Principal?) async throws -> AccessToken {
+        let owner = try self.owner(principal)
+        guard UUID(uuidString: id) != nil, let token = try await stores.accounts.token(id: id, of: owner) else {
+            throw HubError.notFound("token")
+        }
+        return token
+    }
+
+    /// Renames and/or (de)activates one of the caller's tokens: an inactive token authenticates nothing.
+    public func update(_ id: String, name: String?, isActive: Bool?, by principal: Principal?) async throws -> AccessToken {
+        let owner = try self.owner(principal)
+        let name = try name.map(AccountRules.tokenName)
+        guard UUID(uuidString: id) != nil,
+              let token = try await stores.accounts.updateToken(id, of: owner, name: name, isActive: isActive) else {
+            throw HubError.notFound("token")
+        }
+        return token
     }
 
     /// Revokes one of the caller's tokens; it stops working at once.
     public func revoke(_ id: String, by principal: Principal?) async throws {
-        try access.require(principal, .manageTokens)
-        guard let principal else { throw HubError.unauthenticated }
-        guard UUID(uuidString: id) != nil, try await stores.accounts.revokeToken(id, of: principal.name) else {
+        let owner = try self.owner(principal)
+        guard UUID(uuidString: id) != nil, try await stores.accounts.revokeToken(id, of: owner) else {
             throw HubError.notFound("token")
         }
+    }
+
+    /// The account whose tokens the caller may manage: their own, with a password.
+    private func owner(_ principal: Principal?) throws -> String {
+        try access.require(principal, .manageTokens)
+        guard let principal else { throw HubError.unauthenticated }
+        return principal.name
     }
 }

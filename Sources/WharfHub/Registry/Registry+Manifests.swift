@@ -40,17 +40,27 @@ extension Registry {
         let tag: Tag? = if case .tag(let t) = reference { t } else { nil }
         let now = stored.createdAt
         try await commit(into: repository, by: actor) { tx in
-            try await tx.metadata.putManifest(stored, tag: tag, in: repository)
+            try await tx.metadata.putManifest(stored, tag: tag, in: repository, pushedBy: actor)
             if let tag {
                 try await tx.events.record(HubEvent(kind: .push, repository: repository, actor: actor, tag: tag.value,
                                                     digest: digest, createdAt: now))
             }
         }
+        // What the hub shows of the image (platform, history), read while the config is at hand.
+        if let config = manifest.config { _ = await ImageConfigReader(registry: self).summaries(of: [config]) }
         return (stored, manifest)
     }
 
-    /// The manifest `reference` names, negotiated against the client's `Accept` types.
-    public func manifest(_ reference: Reference, in repository: RepositoryName, accepting accept: AcceptedMediaTypes) async throws -> StoredManifest {
+    /// The manifest `reference` names, negotiated against the client's `Accept` types. A GET
+    /// (`countsAsPull`) is one pull of the repository and of what it names; a HEAD is none.
+    public func manifest(_ reference: Reference, in repository: RepositoryName, accepting accept: AcceptedMediaTypes,
+                         countsAsPull: Bool = false) async throws -> StoredManifest {
+        let served = try await negotiatedManifest(reference, in: repository, accepting: accept)
+        if countsAsPull { pulls.record(reference, in: repository, at: stores.clock.now) }
+        return served
+    }
+
+    private func negotiatedManifest(_ reference: Reference, in repository: RepositoryName, accepting accept: AcceptedMediaTypes) async throws -> StoredManifest {
         let found: StoredManifest? = switch reference {
         case .digest(let digest): try await metadata.manifest(digest, in: repository)
         case .tag(let tag): try await metadata.manifest(taggedWith: tag, in: repository)

@@ -15,12 +15,25 @@ public struct Registry: Sendable {
     public let blobs: any BlobStore
     let settings: HubSettings
     let hashes: UploadHashCache
+    /// Pulls counted since the last flush.
+    public let pulls = PullCounter()
 
     public init(stores: Stores, blobs: any BlobStore, settings: HubSettings) {
         self.stores = stores
         self.blobs = blobs
         self.settings = settings
         hashes = UploadHashCache(clock: stores.clock)
+    }
+
+    /// Writes the pulls counted so far to the database (kept for the next flush when that fails).
+    public func flushPulls() async throws {
+        let tallies = pulls.drain()
+        do {
+            try await stores.catalog.recordPulls(tallies)
+        } catch {
+            pulls.restore(tallies)
+            throw error
+        }
     }
 
     var metadata: any MetadataStore { stores.metadata }

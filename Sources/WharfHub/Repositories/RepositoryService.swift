@@ -10,8 +10,10 @@ public struct RepositoryService: Sendable {
     let access: Access
     let settings: HubSettings
 
-    /// The longest description.
-    public static let maxDescription = 10_000
+    /// The longest description, in characters (as Docker Hub's).
+    public static let maxDescription = 100
+    /// The longest README (`full_description`), in characters (as Docker Hub's).
+    public static let maxFullDescription = 25_000
 
     /// A repository and the caller's permission on it.
     public struct Listed: Sendable {
@@ -19,10 +21,12 @@ public struct RepositoryService: Sendable {
         public let permission: Permission
     }
 
-    public func create(namespace: String, name raw: String, isPrivate: Bool?, description: String?, by principal: Principal?) async throws -> Listed {
+    public func create(namespace: String, name raw: String, isPrivate: Bool?, description: String?, fullDescription: String? = nil,
+                       by principal: Principal?) async throws -> Listed {
         guard let principal else { throw HubError.unauthenticated }
         let name = try AccountRules.repositoryName(namespace: namespace, name: raw)
         let description = try Self.description(description ?? "")
+        let fullDescription = try fullDescription.map(Self.fullDescription)
         guard try await access.allows(principal, .push, on: name) else {
             throw HubError.forbidden("you may not create repositories in \(namespace)")
         }
@@ -33,11 +37,14 @@ public struct RepositoryService: Sendable {
             let owner = try await tx.accounts.lockAccount(namespace)
             let makePrivate = isPrivate ?? owner?.defaultPrivate ?? false
             if makePrivate { try await PlanLimit.checkPrivate(name, in: tx, settings: settings) }
-            let info: RepositoryInfo
+            var info: RepositoryInfo
             do {
                 info = try await tx.metadata.createRepository(name, isPrivate: makePrivate, description: description)
             } catch StoreError.exists {
                 throw HubError.conflict("name", "the repository \(name.value) exists")
+            }
+            if let fullDescription {
+                info = try await tx.metadata.updateRepository(name, isPrivate: nil, description: nil, fullDescription: fullDescription) ?? info
             }
             try await tx.events.record(HubEvent(kind: .repositoryCreate, repository: name, actor: actor, createdAt: now))
             return info
@@ -63,17 +70,20 @@ public struct RepositoryService: Sendable {
         return Listed(info: info, permission: permission)
     }
 
-    /// Changes visibility (within the plan) and/or description.
-    public func update(_ name: RepositoryName, isPrivate: Bool?, description: String?, by principal: Principal?) async throws -> Listed {
+    /// Changes visibility (within the plan), description and/or README.
+    public func update(_ name: RepositoryName, isPrivate: Bool?, description: String?, fullDescription: String? = nil,
+                       by principal: Principal?) async throws -> Listed {
         let permission = try await access.require(principal, .manage, on: name)
         let description = try description.map(Self.description)
+        let fullDescription = try fullDescription.map(Self.fullDescription)
         let settings = self.settings
         let actor = principal?.name
         let now = stores.clock.now
         let info = try await stores.transaction { tx in
             guard let before = try await tx.metadata.repositoryInfo(name) else { throw HubError.notFound("repository") }
             if isPrivate == true, !before.isPrivate { try await PlanLimit.checkPrivate(name, in: tx, settings: settings) }
-            guard let after = try await tx.metadata.updateRepository(name, isPrivate: isPrivate, description: description) else {
+            guard let after = try await tx.metadata.updateRepository(name, isPrivate: isPrivate, description: description,
+                                                                     fullDescription: fullDescription) else {
                 throw HubError.notFound("repository")
             }
             if after.isPrivate != before.isPrivate {
@@ -143,6 +153,13 @@ public struct RepositoryService: Sendable {
     static func description(_ raw: String) throws -> String {
         guard raw.unicodeScalars.count <= maxDescription, !raw.unicodeScalars.contains("\u{0}") else {
             throw HubError.invalid("description", "description must be at most \(maxDescription) characters, without NUL")
+        }
+        return raw
+    }
+
+    static func fullDescription(_ raw: String) throws -> String {
+        guard raw.unicodeScalars.count <= maxFullDescription, !raw.unicodeScalars.contains("\u{0}") else {
+            throw HubError.invalid("full_description", "full_description must be at most \(maxFullDescription) characters, without NUL")
         }
         return raw
     }

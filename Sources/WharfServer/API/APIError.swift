@@ -24,6 +24,13 @@ struct APIError: HTTPResponseError, CustomStringConvertible {
         return .json(Array(body), status: status, headers: headers)
     }
 
+    /// The error in Docker Hub's shape, `{"detail","message"}`; a rule broken is a 400 there.
+    func hubResponse() throws -> Response {
+        struct Body: Encodable { let detail: String; let message: String }
+        let status: HTTPResponse.Status = self.status == .unprocessableContent ? .badRequest : self.status
+        return .json(Array(try APIResponse.encoder.encode(Body(detail: message, message: message))), status: status, headers: headers)
+    }
+
     static func invalid(_ field: String, _ message: String) -> APIError { APIError(.unprocessableContent, message, field: field) }
     static let unauthenticated = APIError(.unauthorized, "authentication required: use HTTP Basic (username and password or access token) or a Bearer access token")
     static let forbidden = APIError(.forbidden, "you are not allowed to do this")

@@ -24,6 +24,9 @@ struct RepositoryAPIRoutes: Sendable {
         router.delete("/api/repositories/:namespace/:name/collaborators/:username") { request, context in
             try await self.removeCollaborator(request, context: context)
         }
+        router.put("/api/repositories/:namespace/:name/star") { request, context in try await self.star(request, context: context, on: true) }
+        router.delete("/api/repositories/:namespace/:name/star") { request, context in try await self.star(request, context: context, on: false) }
+        router.get("/api/users/:username/starred") { request, context in try await self.starred(request, context: context) }
     }
 
     struct RepositoryView: Encodable {
@@ -32,15 +35,23 @@ struct RepositoryAPIRoutes: Sendable {
         let full_name: String
         let is_private: Bool
         let description: String
+        let full_description: String
         let created_at: Date
+        let updated_at: Date
+        let star_count: Int64
+        let pull_count: Int64
         let permission: String?
     }
 
     func view(_ listed: RepositoryService.Listed) -> RepositoryView {
-        let info = listed.info
-        return RepositoryView(namespace: String(info.name.namespace), name: String(info.name.shortName), full_name: info.name.value,
-                              is_private: info.isPrivate, description: info.description, created_at: info.createdAt,
-                              permission: listed.permission.description)
+        view(listed.info, permission: listed.permission)
+    }
+
+    func view(_ info: RepositoryInfo, permission: Permission?) -> RepositoryView {
+        RepositoryView(namespace: String(info.name.namespace), name: String(info.name.shortName), full_name: info.name.value,
+                       is_private: info.isPrivate, description: info.description, full_description: info.fullDescription,
+                       created_at: info.createdAt, updated_at: info.updatedAt, star_count: info.starCount, pull_count: info.pullCount,
+                       permission: permission?.description)
     }
 
     /// The repository the path names (404 when it cannot be a name, like a missing one).
@@ -52,11 +63,13 @@ struct RepositoryAPIRoutes: Sendable {
 
     /// `POST /api/repositories {"namespace","name","is_private","description"}`.
     func create(_ request: Request, context: WharfRequestContext) async throws -> Response {
-        struct Body: Decodable { let namespace: String; let name: String; let is_private: Bool?; let description: String? }
+        struct Body: Decodable {
+            let namespace: String; let name: String; let is_private: Bool?; let description: String?; let full_description: String?
+        }
         let principal = try await auth.require(request, context: context)
         let body = try await request.decodeJSON(Body.self)
         let created = try await repositories.create(namespace: body.namespace, name: body.name, isPrivate: body.is_private,
-                                                    description: body.description, by: principal)
+                                                    description: body.description, fullDescription: body.full_description, by: principal)
         return try APIResponse.json(view(created), status: .created)
     }
 
@@ -72,13 +85,31 @@ struct RepositoryAPIRoutes: Sendable {
         return try APIResponse.json(view(try await repositories.show(try name(context), by: principal)))
     }
 
-    /// `PATCH /api/repositories/{namespace}/{name} {"is_private","description"}`.
+    /// `PATCH /api/repositories/{namespace}/{name} {"is_private","description","full_description"}`.
     func update(_ request: Request, context: WharfRequestContext) async throws -> Response {
-        struct Body: Decodable { let is_private: Bool?; let description: String? }
+        struct Body: Decodable { let is_private: Bool?; let description: String?; let full_description: String? }
         let principal = try await auth.require(request, context: context)
         let name = try name(context)
         let body = try await request.decodeJSON(Body.self)
-        return try APIResponse.json(view(try await repositories.update(name, isPrivate: body.is_private, description: body.description, by: principal)))
+        return try APIResponse.json(view(try await repositories.update(name, isPrivate: body.is_private, description: body.description,
+                                                                       fullDescription: body.full_description, by: principal)))
+    }
+
+    struct StarView: Encodable { let starred: Bool; let star_count: Int64 }
+
+    /// `PUT|DELETE /api/repositories/{namespace}/{name}/star`: star or unstar (idempotent).
+    func star(_ request: Request, context: WharfRequestContext, on: Bool) async throws -> Response {
+        let principal = try await auth.require(request, context: context)
+        let name = try name(context)
+        let count = on ? try await repositories.star(name, by: principal) : try await repositories.unstar(name, by: principal)
+        return try APIResponse.json(StarView(starred: on, star_count: count))
+    }
+
+    /// `GET /api/users/{username}/starred`: what the user starred that the caller may read.
+    func starred(_ request: Request, context: WharfRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request, context: context)
+        let starred = try await repositories.starred(by: try context.parameters.require("username"), as: principal)
+        return try APIResponse.json(starred.map { view($0, permission: nil) })
     }
 
     /// `DELETE /api/repositories/{namespace}/{name}`.

@@ -58,11 +58,14 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     router.add(middleware: ErrorResponseMiddleware(routeMethods: routeMethods))
     let credentials = CredentialReader(authenticator: hub.authenticator, tokens: dependencies.tokens)
     let authorizer = RegistryAuthorizer(hub: hub)
+    let sessions = HubSessionService(authenticator: hub.authenticator, tokens: dependencies.tokens, stores: hub.stores)
+    let api = APIAuthentication(authenticator: hub.authenticator, sessions: sessions, registryTokens: dependencies.tokens)
+    let hubAPI = HubAPIRoutes(auth: api, hub: hub, sessions: sessions).table()
     OperationsRoutes(registry: hub.registry, metrics: dependencies.metrics).register(on: router)
     TokenRoutes(credentials: credentials, hub: hub).register(on: router)
-    RegistryRoutes(registry: hub.registry, repositories: hub.repositories, credentials: credentials, authorizer: authorizer)
-        .register(on: router)
-    let api = APIAuthentication(authenticator: hub.authenticator)
+    RegistryRoutes(registry: hub.registry, repositories: hub.repositories, credentials: credentials, authorizer: authorizer,
+                   hubAPI: hubAPI).register(on: router)
+    SearchRoutes(auth: api, repositories: hub.repositories).register(on: router)
     AccountRoutes(auth: api, hub: hub).register(on: router)
     RepositoryAPIRoutes(auth: api, repositories: hub.repositories).register(on: router)
     OrganizationRoutes(auth: api, organizations: hub.organizations).register(on: router)
@@ -98,6 +101,8 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
     var services: [any Service] = [worker]
     if let postgres = database as? PostgresDatabaseAccess { services.append(ChangeListener(database: postgres, hub: hub)) }
     services.append(DatabaseCloser(close: { try await database.shutdown() }))
+    // After the closer: stopping goes backwards, so the last pull counts are written before the database closes.
+    services.append(PullCountFlusher(registry: hub.registry, interval: .seconds(configuration.pullCountInterval), logger: logger))
     let server: HTTPServerBuilder
     if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }

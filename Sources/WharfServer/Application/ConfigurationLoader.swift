@@ -91,6 +91,10 @@ public enum ConfigurationLoader {
             c.uploadExpiry = expiry
             c.janitorInterval = min(c.janitorInterval, max(expiry / 4, 0.5))
         }
+        if let interval = try await values.double("pull-count-interval") {
+            try check(interval, "pull-count-interval", interval >= 0.05 && interval <= 3600, "between 0.05 and 3600 seconds")
+            c.pullCountInterval = interval
+        }
         if let signup = try await values.bool("signup") { c.signupEnabled = signup }
         if let limit = try await values.int("private-repo-limit") {
             try check(limit, "private-repo-limit", limit >= 0, "a number of repositories, 0 or more")

@@ -34,6 +34,8 @@ public struct WharfConfiguration: Sendable {
     public var uploadExpiry: Double = 24 * 3600
     /// How often the upload janitor looks for expired sessions, in seconds.
     public var janitorInterval: Double = 60
+    /// How often pulls counted in memory are written to the database, in seconds (a crash loses at most this much).
+    public var pullCountInterval: Double = 1
 
     /// Whether people may sign up through the API.
     public var signupEnabled = true

@@ -2,8 +2,9 @@ import Hummingbird
 import WharfCore
 
 /// Turns every error into the shape of the surface the request addressed, each mapped in one
-/// place: OCI error bodies on the registry (`/v2`, `/token`), `{"message","field"}` on the JSON API
-/// and everything else. Registry responses also carry `Docker-Distribution-API-Version`.
+/// place: OCI error bodies on the registry (`/v2` registry endpoints, `/token`), Docker Hub's
+/// `{"detail","message"}` on the Hub API (the other `/v2` paths, `/v1`), `{"message","field"}` on
+/// the JSON API and everything else. Registry responses also carry `Docker-Distribution-API-Version`.
 struct ErrorResponseMiddleware: RouterMiddleware {
     typealias Context = WharfRequestContext
     /// The routes' methods, to answer a known path's wrong method with 405.
@@ -12,10 +13,19 @@ struct ErrorResponseMiddleware: RouterMiddleware {
     /// Which API a path belongs to.
     enum Surface {
         case registry
+        case hub
         case api
 
         init(path: String) {
-            self = path == "/v2" || path.hasPrefix("/v2/") || path == "/token" ? .registry : .api
+            if path == "/token" {
+                self = .registry
+            } else if path == "/v2" || path.hasPrefix("/v2/") {
+                self = HubRouteTable.claims(path) ? .hub : .registry
+            } else if path.hasPrefix("/v1/") {
+                self = .hub
+            } else {
+                self = .api
+            }
         }
     }
 
@@ -27,7 +37,7 @@ struct ErrorResponseMiddleware: RouterMiddleware {
         } catch {
             switch surface {
             case .registry: response = try RegistryErrorMapping.response(for: error, request: request, context: context)
-            case .api:
+            case .api, .hub:
                 var apiError = APIErrorMapping.apiError(for: error, context: context)
                 if apiError.status == .notFound, error is HTTPError {
                     let allowed = routeMethods.allowed(for: request.uri.path)
@@ -36,7 +46,7 @@ struct ErrorResponseMiddleware: RouterMiddleware {
                         apiError.headers[.allow] = allowed.joined(separator: ", ")
                     }
                 }
-                response = try apiError.response(from: request, context: context)
+                response = try surface == .hub ? apiError.hubResponse() : apiError.response(from: request, context: context)
             }
         }
         if surface == .registry { response.headers[.dockerDistributionAPIVersion] = "registry/2.0" }

@@ -6,6 +6,8 @@ extension HTTPField.Name {
     static let dockerUploadUUID = Self("Docker-Upload-UUID")!
     static let ociSubject = Self("OCI-Subject")!
     static let ociFiltersApplied = Self("OCI-Filters-Applied")!
+    /// The v1 index ping's answer: this registry stands alone (`docker search`).
+    static let dockerRegistryStandalone = Self("X-Docker-Registry-Standalone")!
     static let ociChunkMinLength = Self("OCI-Chunk-Min-Length")!
     static let link = Self("Link")!
 }

@@ -8,7 +8,7 @@ extension RegistryRoutes {
     func getManifest(_ request: Request, name: RepositoryName, reference raw: String) async throws -> Response {
         let reference = try RequestValues.existingReference(raw)
         let accept = AcceptedMediaTypes(headerValues: request.headers[values: .accept])
-        let manifest = try await registry.manifest(reference, in: name, accepting: accept)
+        let manifest = try await registry.manifest(reference, in: name, accepting: accept, countsAsPull: request.method == .get)
         let etag = "\"\(manifest.digest)\""
         var headers: HTTPFields = [.dockerContentDigest: manifest.digest.description, .eTag: etag]
         if request.headers[values: .ifNoneMatch].contains(etag) {

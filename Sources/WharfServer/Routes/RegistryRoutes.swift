@@ -8,6 +8,8 @@ struct RegistryRoutes: Sendable {
     let repositories: RepositoryService
     let credentials: CredentialReader
     let authorizer: RegistryAuthorizer
+    /// The Docker Hub API, which answers the `/v2` paths that are no registry endpoint.
+    let hubAPI: HubRouteTable
 
     /// Registers the catch-all `/v2` routes on `router`.
     func register(on router: Router<WharfRequestContext>) {
@@ -18,6 +20,7 @@ struct RegistryRoutes: Sendable {
     }
 
     @Sendable func handle(_ request: Request, context: WharfRequestContext) async throws -> Response {
+        if HubRouteTable.claims(request.uri.path) { return try await hubAPI.respond(to: request, context: context) }
         guard let path = try RegistryPath.parse(request.uri.path) else {
             throw RegistryError(.notFound, "no such registry endpoint")
         }
