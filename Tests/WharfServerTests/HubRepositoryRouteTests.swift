@@ -234,6 +234,13 @@ struct HubRepositoryRouteTests {
                 try HubTest.hubError(response, .methodNotAllowed)
                 #expect(response.headers[.allow] == "DELETE, GET, PATCH")
             }
+            try await client.execute(uri: "/v2/repositories/root/app/", method: .options) { response in
+                try HubTest.hubError(response, .methodNotAllowed)
+                #expect(response.headers[.allow] == "DELETE, GET, PATCH", "the Hub route's methods, not the registry catch-all's")
+            }
+            try await client.execute(uri: "/v2/repositories/root/?page=9223372036854775806", method: .get) { response in
+                try HubTest.hubError(response, .notFound)
+            }
             try await client.execute(uri: "/v2/repositories/root/app/extra/path/", method: .get) { response in
                 try HubTest.hubError(response, .notFound)
             }

@@ -66,8 +66,12 @@ struct HubAccessTokenRoutes: Sendable {
         return .empty(.noContent)
     }
 
-    /// An ISO 8601 time, with or without fractional seconds.
+    /// An ISO 8601 time, with or without fractional seconds, of a day that exists (no February 30th).
     static func parseTime(_ raw: String) -> Date? {
+        let day = raw.prefix(10).split(separator: "-").compactMap { Int($0) }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard day.count == 3, DateComponents(year: day[0], month: day[1], day: day[2]).isValidDate(in: calendar) else { return nil }
         let plain = ISO8601DateFormatter()
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

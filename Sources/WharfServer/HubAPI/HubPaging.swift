@@ -16,7 +16,12 @@ struct HubPaging: Sendable {
         let query = request.uri.queryParameters
         page = try Self.positive(query.get("page"), name: "page") ?? 1
         size = min(Self.maxSize, try Self.positive(query.get(sizeParameter), name: sizeParameter) ?? defaultSize)
+        // No listing holds this many items: a page this far is past the end (and its offset would overflow).
+        guard page <= Self.maxPage else { throw APIError(.notFound, "Invalid page.") }
     }
+
+    /// The highest page number looked up.
+    static let maxPage = 1_000_000_000
 
     private static func positive(_ raw: String?, name: String) throws -> Int? {
         guard let raw else { return nil }

@@ -44,18 +44,20 @@ struct HubRouteTable: Sendable {
 
     func respond(to request: Request, context: WharfRequestContext) async throws -> Response {
         let segments = request.uri.path.split(separator: "/").map(String.init)
-        var allowed: Set<String> = []
-        for route in routes {
-            guard let parameters = Self.match(route.pattern, segments) else { continue }
-            if route.method == request.method { return try await route.handler(request, context, parameters) }
-            allowed.insert(route.method.rawValue)
+        for route in routes where route.method == request.method {
+            if let parameters = Self.match(route.pattern, segments) { return try await route.handler(request, context, parameters) }
         }
-        guard allowed.isEmpty else {
-            var error = APIError(.methodNotAllowed, "\(request.method) is not allowed here; use \(allowed.sorted().joined(separator: ", "))")
-            error.headers[.allow] = allowed.sorted().joined(separator: ", ")
-            throw error
-        }
-        throw APIError(.notFound, "no such endpoint")
+        throw notAnswered(request)
+    }
+
+    /// 405 with `Allow` when the path is known with other methods, else 404.
+    func notAnswered(_ request: Request) -> APIError {
+        let segments = request.uri.path.split(separator: "/").map(String.init)
+        let allowed = Set(routes.filter { Self.match($0.pattern, segments) != nil }.map(\.method.rawValue)).sorted()
+        guard !allowed.isEmpty else { return APIError(.notFound, "no such endpoint") }
+        var error = APIError(.methodNotAllowed, "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))")
+        error.headers[.allow] = allowed.joined(separator: ", ")
+        return error
     }
 
     private static func match(_ pattern: [String], _ segments: [String]) -> HubParameters? {

@@ -82,7 +82,9 @@ enum HubViews {
         ]
         if let layers = image.layers {
             fields["layers"] = .array(layers.map { layer in
-                ["digest": .string(layer.digest?.description), "size": .int(layer.size), "instruction": .string(layer.instruction)]
+                var fields: [String: HubJSON] = ["size": .int(layer.size), "instruction": .string(layer.instruction)]
+                if let digest = layer.digest { fields["digest"] = .string(digest.description) }  // none for steps that made no layer
+                return .object(fields)
             })
         }
         return .object(fields)

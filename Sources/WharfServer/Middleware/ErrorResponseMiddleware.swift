@@ -9,6 +9,8 @@ struct ErrorResponseMiddleware: RouterMiddleware {
     typealias Context = WharfRequestContext
     /// The routes' methods, to answer a known path's wrong method with 405.
     let routeMethods: RouteMethods
+    /// The Docker Hub API's routes, which answer 405 for their own paths (behind the registry's catch-all).
+    let hubRoutes: HubRouteTable
 
     /// Which API a path belongs to.
     enum Surface {
@@ -39,7 +41,9 @@ struct ErrorResponseMiddleware: RouterMiddleware {
             case .registry: response = try RegistryErrorMapping.response(for: error, request: request, context: context)
             case .api, .hub:
                 var apiError = APIErrorMapping.apiError(for: error, context: context)
-                if apiError.status == .notFound, error is HTTPError {
+                if surface == .hub, request.uri.path.hasPrefix("/v2/"), error is HTTPError {
+                    apiError = hubRoutes.notAnswered(request)
+                } else if apiError.status == .notFound, error is HTTPError {
                     let allowed = routeMethods.allowed(for: request.uri.path)
                     if !allowed.isEmpty {
                         apiError = APIError(.methodNotAllowed, "\(request.method) is not allowed here; use \(allowed.joined(separator: ", "))")
