@@ -11,6 +11,8 @@ public protocol CatalogStore: Sendable {
     /// matches first, then official (`library/`) ones, then by stars and pulls.
     func searchRepositories(words: [String], exactName: String, privates: PrivateVisibility,
                             offset: Int, limit: Int) async throws -> Page<RepositoryInfo>
+    /// Public repositories by stars, then pulls, then most recently updated.
+    func popularRepositories(limit: Int) async throws -> [RepositoryInfo]
     /// The private repositories matching `words` (for the caller's visibility to be decided on).
     func privateMatches(words: [String]) async throws -> [RepositoryName]
 

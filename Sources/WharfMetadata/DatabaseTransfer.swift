@@ -3,8 +3,8 @@ import SQLKit
 
 /// Copies everything an installation knows from one database to another (SQLite to PostgreSQL,
 /// say): accounts, tokens, repositories (with READMEs, stars and pull counts), manifests, tags, grants, teams,
-/// events, image platforms and the server's secrets. Upload sessions in progress and queued jobs are not moved (clients restart uploads;
-/// recurring jobs schedule themselves again). The target must be empty; its schema is created first.
+/// events, image platforms and the server's secrets. Upload sessions in progress, website sessions and queued jobs are not moved (clients restart
+/// uploads, people log in again, recurring jobs schedule themselves again). The target must be empty; its schema is created first.
 public enum DatabaseTransfer {
     /// How a column's values travel.
     enum Kind { case text, integer, real, boolean, bytes }

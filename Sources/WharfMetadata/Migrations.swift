@@ -229,6 +229,19 @@ enum Migrations {
             "ALTER TABLE access_tokens ADD COLUMN creator_ip TEXT",
             "ALTER TABLE access_tokens ADD COLUMN creator_agent TEXT",
         ] + RepositorySearch.schema(f) },
+        Step(version: 6, name: "website sessions") { f in [
+            """
+            CREATE TABLE web_sessions (
+                secret_hash TEXT PRIMARY KEY,
+                account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+                form_token TEXT NOT NULL,
+                created_at \(f.timeType) NOT NULL,
+                last_seen_at \(f.timeType) NOT NULL
+            )
+            """,
+            "CREATE INDEX web_sessions_by_account ON web_sessions(account)",
+            "CREATE INDEX web_sessions_by_activity ON web_sessions(last_seen_at)",
+        ] },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

@@ -25,6 +25,13 @@ extension SQLMetadataStore: CatalogStore {
                                         orderBy: order, offset: offset, limit: limit)
     }
 
+    public func popularRepositories(limit: Int) async throws -> [RepositoryInfo] {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.repositoryColumns) FROM repositories r WHERE r.is_private = FALSE
+            ORDER BY r.star_count DESC, r.pull_count DESC, r.updated_at DESC, r.name LIMIT \(bind: limit)
+            """).all().compactMap(Self.decodeRepository)
+    }
+
     public func privateMatches(words: [String]) async throws -> [RepositoryName] {
         guard !words.isEmpty else { return [] }
         return try await db.raw("""

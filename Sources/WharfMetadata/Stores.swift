@@ -15,6 +15,8 @@ public struct Stores: Sendable {
     public let events: any EventStore
     public let jobs: any JobStore
     public let secrets: any SecretStore
+    /// Website sessions.
+    public let sessions: any SessionStore
     public let clock: any WallClock
     private let access: any SQLDatabaseAccess
 
@@ -34,6 +36,7 @@ public struct Stores: Sendable {
         events = SQLEventStore(access: access)
         jobs = SQLJobStore(access: access, clock: clock)
         secrets = SQLSecretStore(access: access, clock: clock)
+        sessions = SQLSessionStore(access: access)
     }
 
     /// Runs `body` in one write transaction: committed when it returns, rolled back when it throws.

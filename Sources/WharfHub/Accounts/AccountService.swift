@@ -59,10 +59,22 @@ public struct AccountService: Sendable {
         if let password { changes.passwordHash = try await authenticator.hasher.hash(try AccountRules.password(password)) }
         guard try await stores.accounts.updateAccount(principal.name, changes) else { throw HubError.unauthenticated }
         if changes.passwordHash != nil {
+            // A new password ends every website session (the browser that changed it logs in again).
+            try await stores.sessions.deleteSessions(of: principal.name)
             authenticator.forgetVerifiedPasswords(of: principal.name)
             try await stores.announceAccountChange(principal.name)
         }
         return try await overview(of: principal)
+    }
+
+    /// Changes the caller's password after checking the current one (the website's form).
+    public func changePassword(current: String, new: String, by principal: Principal?) async throws -> Overview {
+        try access.require(principal, .changeSettings)
+        guard let principal, let account = try await stores.accounts.account(principal.name) else { throw HubError.unauthenticated }
+        guard let hash = account.passwordHash, try await authenticator.hasher.verify(current, hash: hash) else {
+            throw HubError.invalid("current_password", "the current password is not right")
+        }
+        return try await updateSettings(email: nil, password: new, defaultPrivate: nil, by: principal)
     }
 
     /// Every account (administrators only).
@@ -96,6 +108,7 @@ public struct AccountService: Sendable {
         guard try await stores.accounts.updateAccount(name, changes), let account = try await stores.accounts.account(name) else {
             throw HubError.notFound("account")
         }
+        if change.disabled == true || change.password != nil { try await stores.sessions.deleteSessions(of: name) }
         authenticator.forgetVerifiedPasswords(of: name)
         try await stores.announceAccountChange(name)
         return account

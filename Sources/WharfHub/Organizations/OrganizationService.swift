@@ -60,6 +60,12 @@ public struct OrganizationService: Sendable {
         return try await load(org)
     }
 
+    /// Whether the caller may manage the organization (teams, members, permissions).
+    public func canManage(_ org: String, by principal: Principal?) async throws -> Bool {
+        guard let principal else { return false }
+        return AccessPolicy.allows(principal, .manage, facts: try await stores.accounts.organizationFacts(for: principal.name, on: org))
+    }
+
     public func teams(of org: String, by principal: Principal?) async throws -> [Team] {
         try await access.require(principal, .manage, organization: org)
         return try await stores.accounts.teams(in: org)

@@ -89,6 +89,22 @@ extension RepositoryService {
         }
     }
 
+    /// What the front page shows: official images and popular public repositories.
+    public func explore(limit: Int) async throws -> (official: [RepositoryInfo], popular: [RepositoryInfo]) {
+        let official = try await stores.catalog.repositoryPage(namespace: RepositoryName.officialNamespace, privates: .none,
+                                                               ordering: .pullCountDescending, offset: 0, limit: limit).items
+        let popular = try await stores.catalog.popularRepositories(limit: limit + official.count)
+            .filter { $0.name.namespace != RepositoryName.officialNamespace }
+        return (official, Array(popular.prefix(limit)))
+    }
+
+    /// A namespace's private repositories and how many its plan allows (nil for a namespace without an account).
+    public func planUsage(of namespace: String) async throws -> (used: Int, limit: Int)? {
+        guard let account = try await stores.accounts.account(namespace) else { return nil }
+        return (try await stores.metadata.privateRepositoryCount(in: namespace),
+                account.privateRepoLimit ?? settings.defaultPrivateRepoLimit)
+    }
+
     /// The media types each repository's tags point at.
     public func mediaTypes(of names: [RepositoryName]) async throws -> [RepositoryName: Set<String>] {
         try await stores.catalog.taggedMediaTypes(of: names)

@@ -57,8 +57,11 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     let sessions = HubSessionService(authenticator: hub.authenticator, tokens: dependencies.tokens, stores: hub.stores)
     let api = APIAuthentication(authenticator: hub.authenticator, sessions: sessions, registryTokens: dependencies.tokens)
     let hubAPI = HubAPIRoutes(auth: api, hub: hub, sessions: sessions).table()
+    let assets = StaticAssets()
+    let website = Website(hub: hub, sessions: WebSessionService(stores: hub.stores, authenticator: hub.authenticator),
+                          renderer: PageRenderer(assets: assets))
     let routeMethods = RouteMethods()
-    router.add(middleware: ErrorResponseMiddleware(routeMethods: routeMethods, hubRoutes: hubAPI))
+    router.add(middleware: ErrorResponseMiddleware(routeMethods: routeMethods, hubRoutes: hubAPI, website: website))
     let credentials = CredentialReader(authenticator: hub.authenticator, tokens: dependencies.tokens)
     let authorizer = RegistryAuthorizer(hub: hub)
     OperationsRoutes(registry: hub.registry, metrics: dependencies.metrics).register(on: router)
@@ -70,6 +73,13 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     RepositoryAPIRoutes(auth: api, repositories: hub.repositories).register(on: router)
     OrganizationRoutes(auth: api, organizations: hub.organizations).register(on: router)
     OpenAPIRoute().register(on: router)
+    assets.register(on: router)
+    ExplorePages(site: website).register(on: router)
+    AccountPages(site: website).register(on: router)
+    RepositoryPages(site: website).register(on: router)
+    TagPages(site: website).register(on: router)
+    RepositorySettingsPages(site: website).register(on: router)
+    OrganizationPages(site: website).register(on: router)
     routeMethods.load(router.routes.map { ($0.path.description, $0.method.rawValue) })
     return router
 }
@@ -96,7 +106,9 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
     let janitor = UploadJanitor(registry: hub.registry, expiry: configuration.uploadExpiry,
                                 interval: configuration.janitorInterval, logger: logger)
     try await janitor.schedule(at: hub.stores.clock.now)
-    let worker = JobWorker(jobs: hub.stores.jobs, handlers: [janitor], clock: hub.stores.clock, logger: logger,
+    let sessionJanitor = SessionJanitor(sessions: WebSessionService(stores: hub.stores, authenticator: hub.authenticator), logger: logger)
+    try await sessionJanitor.schedule(at: hub.stores.clock.now)
+    let worker = JobWorker(jobs: hub.stores.jobs, handlers: [janitor, sessionJanitor], clock: hub.stores.clock, logger: logger,
                            pollInterval: min(5, configuration.janitorInterval))
     var services: [any Service] = [worker]
     if let postgres = database as? PostgresDatabaseAccess { services.append(ChangeListener(database: postgres, hub: hub)) }

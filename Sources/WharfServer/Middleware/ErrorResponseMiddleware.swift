@@ -11,12 +11,15 @@ struct ErrorResponseMiddleware: RouterMiddleware {
     let routeMethods: RouteMethods
     /// The Docker Hub API's routes, which answer 405 for their own paths (behind the registry's catch-all).
     let hubRoutes: HubRouteTable
+    /// The website, whose errors are pages.
+    let website: Website
 
     /// Which API a path belongs to.
     enum Surface {
         case registry
         case hub
         case api
+        case web
 
         init(path: String) {
             if path == "/token" {
@@ -25,11 +28,16 @@ struct ErrorResponseMiddleware: RouterMiddleware {
                 self = HubRouteTable.claims(path) ? .hub : .registry
             } else if path.hasPrefix("/v1/") {
                 self = .hub
-            } else {
+            } else if path.hasPrefix("/api/") || path == "/api" || ErrorResponseMiddleware.operations.contains(path) {
                 self = .api
+            } else {
+                self = .web
             }
         }
     }
+
+    /// The operations endpoints, which answer like the JSON API.
+    static let operations: Set<String> = ["/healthz", "/readyz", "/metrics"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let surface = Surface(path: request.uri.path)
@@ -38,6 +46,10 @@ struct ErrorResponseMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             switch surface {
+            case .web:
+                let visit = try await website.visit(request, context: context)
+                let notFound = (error as? HTTPError)?.status == .notFound || (error as? HTTPError)?.status == .methodNotAllowed
+                response = website.errorPage(notFound ? WebError.notFound : error, visit: visit, context: context)
             case .registry: response = try RegistryErrorMapping.response(for: error, request: request, context: context)
             case .api, .hub:
                 var apiError = APIErrorMapping.apiError(for: error, context: context)
