@@ -242,6 +242,7 @@ enum Migrations {
             "CREATE INDEX web_sessions_by_account ON web_sessions(account)",
             "CREATE INDEX web_sessions_by_activity ON web_sessions(last_seen_at)",
         ] },
+        Step(version: 7, name: "search index marks visibility; ranking indexes") { f in RepositorySearch.markedSchema(f) },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

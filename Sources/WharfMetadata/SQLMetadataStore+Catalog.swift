@@ -15,14 +15,44 @@ extension SQLMetadataStore: CatalogStore {
     public func searchRepositories(words: [String], exactName: String, privates: PrivateVisibility,
                                    offset: Int, limit: Int) async throws -> Page<RepositoryInfo> {
         guard !words.isEmpty else { return Page(count: 0, items: []) }
-        let order: SQLQueryString = """
-            CASE WHEN r.name = \(bind: exactName) OR r.name = \(bind: "\(RepositoryName.officialNamespace)/\(exactName)")
-                   OR substr(r.name, length(r.namespace) + 2) = \(bind: exactName) THEN 0 ELSE 1 END,
-            CASE WHEN r.namespace = \(bind: RepositoryName.officialNamespace) THEN 0 ELSE 1 END,
-            r.star_count DESC, r.pull_count DESC, r.name
+        let flavor = access.flavor
+        // The count comes from the index alone: public matches (plus the private ones the caller may see).
+        let counted: Int = switch privates {
+        case .all: try await db.raw(RepositorySearch.count(words, publicOnly: false, flavor: flavor)).first()?.decode(column: "n", as: Int.self) ?? 0
+        case .none, .only: try await db.raw(RepositorySearch.count(words, publicOnly: true, flavor: flavor)).first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+        var count = counted
+        if case .only(let names) = privates { count += names.count }
+        guard count > offset else { return Page(count: count, items: []) }
+        let matches: SQLQueryString = "\(RepositorySearch.condition(words, flavor: flavor)) AND \(Self.visibility(privates))"
+        // Exact names and official images first: a handful, found through their own indexes.
+        let exact = "\(RepositoryName.officialNamespace)/\(exactName)"
+        let first: SQLQueryString = """
+            (substr(r.name, length(r.namespace) + 2) = \(bind: exactName) OR r.name = \(bind: exactName)
+             OR r.namespace = \(bind: RepositoryName.officialNamespace))
             """
-        return try await repositoryPage(where: RepositorySearch.condition(words, flavor: access.flavor), privates: privates,
-                                        orderBy: order, offset: offset, limit: limit)
+        let top = try await db.raw("""
+            SELECT \(unsafeRaw: Self.repositoryColumns) FROM repositories r WHERE \(matches) AND \(first)
+            ORDER BY CASE WHEN r.name = \(bind: exact) OR r.name = \(bind: exactName)
+                            OR substr(r.name, length(r.namespace) + 2) = \(bind: exactName) THEN 0 ELSE 1 END,
+                     CASE WHEN r.namespace = \(bind: RepositoryName.officialNamespace) THEN 0 ELSE 1 END,
+                     r.star_count DESC, r.pull_count DESC, r.name
+            LIMIT \(bind: offset + limit)
+            """).all().compactMap(Self.decodeRepository)
+        var items = Array(top.dropFirst(offset).prefix(limit))
+        guard items.count < limit else { return Page(count: count, items: items) }
+        // The rest by stars, pulls and name. Many matches: walk the ranking index until the page is
+        // full; few: read them all and sort (walking would visit every repository).
+        let order: SQLQueryString = count > 2000 && flavor == .sqlite
+            ? "r.star_count DESC, r.pull_count DESC, r.name"
+            : "r.star_count + 0 DESC, r.pull_count DESC, r.name"
+        let source: SQLQueryString = count > 2000 && flavor == .sqlite ? "repositories r INDEXED BY repositories_by_rank" : "repositories r"
+        let rest = try await db.raw("""
+            SELECT \(unsafeRaw: Self.repositoryColumns) FROM \(source) WHERE \(matches) AND NOT \(first)
+            ORDER BY \(order) LIMIT \(bind: limit - items.count) OFFSET \(bind: max(0, offset - top.count))
+            """).all().compactMap(Self.decodeRepository)
+        items += rest
+        return Page(count: count, items: items)
     }
 
     public func popularRepositories(limit: Int) async throws -> [RepositoryInfo] {

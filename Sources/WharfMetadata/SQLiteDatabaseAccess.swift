@@ -29,7 +29,9 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
 
     private static func openConnection(_ path: String, logger: Logger) async throws -> SQLiteConnection {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        for pragma in ["PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=FULL"] {
+        // Reads through a memory map share the kernel's page cache instead of copying pages into
+        // each connection's own small cache (a search over 100,000 repositories reads many).
+        for pragma in ["PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=FULL", "PRAGMA mmap_size=268435456"] {
             _ = try await connection.query(pragma)
         }
         return connection

@@ -39,7 +39,7 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomStringConvertibl
             try await admin.reader.raw("CREATE DATABASE \(unsafeRaw: name)").run()
             url.path = "/\(name)"
             do {
-                let access = try PostgresDatabaseAccess(url: url.string!, connections: 4, logger: logger)
+                let access = try PostgresDatabaseAccess(url: url.string!, connections: 2, logger: logger)
                 try await Self.run(body, on: access)
             } catch {
                 try? await admin.reader.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run()
