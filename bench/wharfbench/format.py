@@ -43,19 +43,24 @@ def versus(target: str, w, d, at_least: float, higher_better=True, detail: str =
 
 
 class Table:
-    """Metric | Wharf | Distribution | Wharf advantage (the targets are in the report's one Targets table)."""
+    """Metric | Wharf | Distribution | Wharf advantage (the targets are in the report's one Targets table);
+    with `wharf_only`, Metric | Wharf, for what Distribution does not have."""
 
-    def __init__(self):
+    def __init__(self, wharf_only: bool = False):
         self.rows: list[str] = []
+        self.wharf_only = wharf_only
 
     def row(self, metric: str, w, d, unit: str, higher_better: bool, digits=None):
+        if self.wharf_only:
+            self.rows.append(f"| {metric} | {fmt(w, unit, digits)} |")
+            return
         a = adv(w, d, higher_better) if unit != "%" and w == w and d == d else None
         self.rows.append(f"| {metric} | {fmt(w, unit, digits)} | {fmt(d, unit, digits)} | "
                          f"{fmt(a, '×', 2) if a else '—'} |")
 
-    def text(self, metric: str, w: str, d: str):
+    def text(self, metric: str, w: str, d: str = ""):
         """A row of text for both registries (no advantage)."""
-        self.rows.append(f"| {metric} | {w} | {d} | |")
+        self.rows.append(f"| {metric} | {w} |" if self.wharf_only else f"| {metric} | {w} | {d} | |")
 
     def counts(self, metric: str, w: dict, d: dict):
         """Items listed / requests made, for each registry's listing `w` and `d`."""
@@ -68,7 +73,8 @@ class Table:
                  section.get("Distribution", {}).get("setup_seconds"), "", False)
 
     def render(self) -> str:
-        head = "| Metric | Wharf | Distribution | Wharf advantage |\n|---|---:|---:|---:|"
+        head = ("| Metric | Wharf |\n|---|---:|" if self.wharf_only
+                else "| Metric | Wharf | Distribution | Wharf advantage |\n|---|---:|---:|---:|")
         return head + "\n" + "\n".join(self.rows) + "\n"
 
 

@@ -37,6 +37,10 @@ DOCKER_PUSHES = env_int("BENCH_DOCKER_PUSHES", 3)     # scenario 6, pushes per r
 DOCKER_REPS = env_int("BENCH_DOCKER_PULLS", 4)        # scenario 6, pulls per registry
 BIG_BLOB_MIB = env_int("BENCH_BIG_BLOB_MIB", 2048)    # scenario 7, push while sampling RSS
 STARTUP_RUNS = env_int("BENCH_STARTUP_RUNS", 5)       # scenario 8
+HUB_REPOS = env_int("BENCH_HUB_REPOS", 100_000)       # scenario 9, repositories in all
+HUB_NAMESPACE_REPOS = env_int("BENCH_HUB_NAMESPACE_REPOS", 1_000)  # scenario 9, of them in the one namespace listed
+HUB_WRK_SECONDS = env_int("BENCH_HUB_WRK_SECONDS", 10)            # scenario 9, wrk per request kind
+HUB_WRK_CONNECTIONS = env_int("BENCH_HUB_WRK_CONNECTIONS", 4)
 QUIET_WAIT = env_int("BENCH_QUIET_WAIT", 600)         # seconds to wait, per scenario, for a quiet machine
 
 ONLY = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}

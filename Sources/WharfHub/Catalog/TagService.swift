@@ -48,9 +48,7 @@ public struct TagService: Sendable {
         try await access.require(principal, .pull, on: repository)
         let page = try await registry.stores.catalog.tagPage(in: repository, nameContains: nameContains, ordering: ordering,
                                                              offset: offset, limit: limit)
-        var details: [TagDetail] = []
-        for record in page.items { details.append(try await detail(record, in: repository, withLayers: false)) }
-        return Page(count: page.count, items: details)
+        return Page(count: page.count, items: try await details(page.items, in: repository, withLayers: false))
     }
 
     /// One tag, with the layers of each image.
@@ -59,7 +57,7 @@ public struct TagService: Sendable {
         guard let tag = Tag(raw), let record = try await registry.stores.catalog.tagRecord(tag, in: repository) else {
             throw HubError.notFound("tag")
         }
-        return try await detail(record, in: repository, withLayers: true)
+        return try await details([record], in: repository, withLayers: true)[0]
     }
 
     /// Deletes a tag (its manifest stays, reachable by digest).
@@ -73,38 +71,54 @@ public struct TagService: Sendable {
         }
     }
 
-    private func detail(_ record: TagRecord, in repository: RepositoryName, withLayers: Bool) async throws -> TagDetail {
-        let stored = record.manifest
-        let parsed = try? Manifest.parse(stored.content, contentType: stored.mediaType)
-        var images: [(manifest: Manifest, digest: Digest, platform: Platform?, pushedAt: Date, pulledAt: Date?)] = []
-        if let parsed, parsed.isIndex {
-            let entries = parsed.manifests.filter { !Self.isAttestation($0) }
-            let children = try await registry.stores.catalog.manifestRecords(entries.map(\.digest), in: repository)
-            for entry in entries {
+    /// One platform's image before its config is read.
+    private struct Found {
+        let manifest: Manifest
+        let digest: Digest
+        let platform: Platform?
+        let pushedAt: Date
+        let pulledAt: Date?
+    }
+
+    /// The details of several tags with one read of their index children and one of their configs.
+    private func details(_ records: [TagRecord], in repository: RepositoryName, withLayers: Bool) async throws -> [TagDetail] {
+        let parsed = records.map { try? Manifest.parse($0.manifest.content, contentType: $0.manifest.mediaType) }
+        let entries = parsed.map { manifest in (manifest?.isIndex == true ? manifest!.manifests : []).filter { !Self.isAttestation($0) } }
+        let children = try await registry.stores.catalog.manifestRecords(Array(Set(entries.flatMap { $0.map(\.digest) })), in: repository)
+        let found: [[Found]] = zip(records, zip(parsed, entries)).map { record, pair in
+            let (manifest, entries) = pair
+            guard let manifest else { return [] }
+            guard manifest.isIndex else {
+                return [Found(manifest: manifest, digest: record.manifest.digest, platform: nil, pushedAt: record.manifest.createdAt,
+                              pulledAt: record.manifestPulledAt)]
+            }
+            return entries.compactMap { entry in
                 guard let child = children[entry.digest],
-                      let manifest = try? Manifest.parse(child.manifest.content, contentType: child.manifest.mediaType),
-                      !manifest.isIndex else { continue }
-                images.append((manifest, entry.digest, entry.platform, child.manifest.createdAt, child.pulledAt))
+                      let image = try? Manifest.parse(child.manifest.content, contentType: child.manifest.mediaType), !image.isIndex
+                else { return nil }
+                return Found(manifest: image, digest: entry.digest, platform: entry.platform, pushedAt: child.manifest.createdAt,
+                             pulledAt: child.pulledAt)
             }
-        } else if let parsed {
-            images.append((parsed, stored.digest, nil, stored.createdAt, record.manifestPulledAt))
         }
-        let configs = await ImageConfigReader(registry: registry).summaries(of: images.compactMap(\.manifest.config))
-        let built: [Image] = images.map { image in
-            let config = image.manifest.config.flatMap { configs[$0.digest] }
-            let platform = image.platform ?? config.flatMap { config in
-                config.architecture.map { Platform(architecture: $0, os: config.os ?? "", variant: config.variant) }
+        let distinctConfigs = Dictionary(found.flatMap { $0.compactMap(\.manifest.config) }.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
+        let configs = await ImageConfigReader(registry: registry).summaries(of: Array(distinctConfigs.values))
+        return zip(records, found).map { record, images in
+            let built: [Image] = images.map { image in
+                let config = image.manifest.config.flatMap { configs[$0.digest] }
+                let platform = image.platform ?? config.flatMap { config in
+                    config.architecture.map { Platform(architecture: $0, os: config.os ?? "", variant: config.variant) }
+                }
+                return Image(digest: image.digest, platform: platform, size: image.manifest.contentSize, pushedAt: image.pushedAt,
+                             pulledAt: image.pulledAt, layers: withLayers ? Self.layers(of: image.manifest, config: config) : nil)
             }
-            return Image(digest: image.digest, platform: platform, size: image.manifest.contentSize, pushedAt: image.pushedAt,
-                         pulledAt: image.pulledAt, layers: withLayers ? Self.layers(of: image.manifest, config: config) : nil)
+            let isImage = images.contains { image in
+                image.manifest.config.map { ImageConfigReader.imageConfigTypes.contains($0.mediaType) } ?? false
+            }
+            let main = built.first { $0.platform?.os == "linux" && $0.platform?.architecture == "amd64" } ?? built.first
+            return TagDetail(name: record.name, digest: record.manifest.digest, mediaType: record.manifest.mediaType, isImage: isImage,
+                             fullSize: main?.size ?? Int64(record.manifest.content.count), pushedAt: record.pushedAt,
+                             pushedBy: record.pushedBy, pulledAt: record.pulledAt, images: built)
         }
-        let isImage = images.contains { image in
-            image.manifest.config.map { ImageConfigReader.imageConfigTypes.contains($0.mediaType) } ?? false
-        }
-        let main = built.first { $0.platform?.os == "linux" && $0.platform?.architecture == "amd64" } ?? built.first
-        return TagDetail(name: record.name, digest: stored.digest, mediaType: stored.mediaType, isImage: isImage,
-                         fullSize: main?.size ?? Int64(stored.content.count), pushedAt: record.pushedAt, pushedBy: record.pushedBy,
-                         pulledAt: record.pulledAt, images: built)
     }
 
     /// Index entries that are attestations (BuildKit's provenance and SBOMs), not images.

@@ -37,9 +37,10 @@ struct TagPages: Sendable {
         let filter = query.get("name") ?? ""
         let ordering = TagOrdering(rawValue: query.get("ordering") ?? "") ?? .newest
         let page = max(1, min(Int(query.get("page") ?? "") ?? 1, 100_000))
+        let pageSize = max(1, min(Int(query.get("page_size") ?? "") ?? Self.pageSize, 100))
         let permission = try await hub.access.require(visit.principal, .pull, on: name)
         let tags = try await hub.tags.list(in: name, nameContains: filter.isEmpty ? nil : filter, ordering: ordering,
-                                           offset: (page - 1) * Self.pageSize, limit: Self.pageSize, by: visit.principal)
+                                           offset: (page - 1) * pageSize, limit: pageSize, by: visit.principal)
         let now = hub.stores.clock.now
         let base = WebViews.url(of: name)
         let host = RepositoryPages.registryHost(request)
@@ -61,8 +62,9 @@ struct TagPages: Sendable {
             "orderings": [("last_updated", "Newest"), ("-last_updated", "Oldest"), ("name", "A–Z"), ("-name", "Z–A")].map {
                 ["value": $0.0, "label": $0.1, "selected": $0.0 == ordering.rawValue]
             },
-            "pager": WebViews.pager(path: "\(base)/tags", query: ["name": filter, "ordering": ordering.rawValue], page: page,
-                                    pageSize: Self.pageSize, count: tags.count),
+            "pager": WebViews.pager(path: "\(base)/tags", query: ["name": filter, "ordering": ordering.rawValue,
+                                                               "page_size": pageSize == Self.pageSize ? "" : String(pageSize)],
+                                    page: page, pageSize: pageSize, count: tags.count),
             "nav": RepositoryNavigation.items(for: name, current: "tags", admin: permission >= .admin),
         ], viewer: visit.viewer)
     }
