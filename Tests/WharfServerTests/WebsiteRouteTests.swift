@@ -35,6 +35,7 @@ struct WebsiteRouteTests {
                 #expect(page.headers[.referrerPolicy] == "same-origin")
                 #expect(!page.html.contains("nil") && !page.html.contains("{{"), "\(uri) leaks template syntax")
             }
+            #expect(!(try await browser.get("/r/alice/app/tags")).html.contains("rel=\"next\""), "one page: no next link")
             let home = try await browser.get("/")
             let stylesheet = try #require(home.html.range(of: #"/static/site-[0-9a-f]{12}\.css"#, options: .regularExpression))
             try await client.execute(uri: String(home.html[stylesheet]), method: .get) { response in

@@ -39,7 +39,7 @@ struct PageRenderer: Sendable {
         context["title"] = title
         context["assets"] = ["css": assets.stylesheetPath, "js": assets.scriptPath]
         context["csrf"] = viewer.formToken
-        context["next"] = viewer.path
+        context["loginReturn"] = WebPaths.encode(viewer.path)
         if let principal = viewer.principal { context["viewer"] = ["name": principal.name, "admin": principal.isAdmin] }
         let html = library.render(Self.compact(context) ?? [:], withTemplate: template) ?? "template \(template) is missing"
         var headers = extra

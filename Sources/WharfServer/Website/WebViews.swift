@@ -84,9 +84,9 @@ enum WebViews {
             return "\(path)?\(items.joined(separator: "&"))"
         }
         let pages = max(1, (count + pageSize - 1) / pageSize)
-        var pager: [String: Any] = ["page": page, "pages": pages, "count": count]
-        if page > 1 { pager["previous"] = link(page - 1) }
-        if page < pages { pager["next"] = link(page + 1) }
+        var pager: [String: Any] = ["page": page, "pages": pages, "count": count, "multiple": pages > 1]
+        if page > 1 { pager["previousPage"] = link(page - 1) }
+        if page < pages { pager["nextPage"] = link(page + 1) }
         return pager
     }
 }
