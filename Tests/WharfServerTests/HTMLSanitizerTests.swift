@@ -44,6 +44,21 @@ struct HTMLSanitizerTests {
         #expect(HTMLSanitizer.sanitize("&lt;script&gt;") == "&lt;script&gt;")
     }
 
+    @Test("Markdown after a badge written without the closing slash is still formatted")
+    func badges() {
+        let html = MarkdownRenderer().html("<img src=\"https://example.com/badge.svg\" alt=\"build\">\n\n# Usage\n\nRun **it**<br>now\n")
+        #expect(html.contains("<img src=\"https://example.com/badge.svg\" alt=\"build\">"))
+        #expect(html.contains("<h1>Usage</h1>") && html.contains("<strong>it</strong>"))
+    }
+
+    @Test("history lines read as Dockerfile instructions")
+    func instructions() {
+        #expect(TagPages.instruction("/bin/sh -c #(nop)  ENV A=1") == "ENV A=1")
+        #expect(TagPages.instruction("/bin/sh -c make all") == "RUN make all")
+        #expect(TagPages.instruction("COPY app /app # buildkit") == "COPY app /app # buildkit")
+        #expect(TagPages.instruction("") == "(no history)")
+    }
+
     @Test("Markdown renders, and raw HTML inside it is sanitized")
     func markdown() {
         let html = MarkdownRenderer().html("# Hi\n\n- one\n- **two**\n\n```swift\nlet x = 1 < 2\n```\n\n<script>alert(1)</script>\n")

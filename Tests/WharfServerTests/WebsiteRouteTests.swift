@@ -230,10 +230,17 @@ struct WebsiteRouteTests {
             let gone = try await browser.post("/r/alice/newapp/settings/delete", ["csrf": token, "confirm": "alice/newapp"])
             #expect(gone.headers[.location] == "/u/alice")
             #expect(try await browser.get("/r/alice/newapp").status == .notFound)
-            token = try await browser.token(from: "/settings/tokens")
-            let tokenPage = try await browser.post("/settings/tokens", ["csrf": token, "name": "ci", "scope": "read"])
+            let form = try await browser.get("/settings/tokens")
+            token = try #require(form.formToken)
+            let request = try #require(form.html.range(of: #"name="request" value="[^"]+""#, options: .regularExpression)
+                .map { String(form.html[$0].dropFirst(#"name="request" value=""#.count).dropLast()) })
+            let fields = ["csrf": token, "name": "ci", "scope": "read", "request": request]
+            let tokenPage = try await browser.post("/settings/tokens", fields)
             #expect(tokenPage.html.contains(SecretToken.personalPrefix))
             #expect(!(try await browser.get("/settings/tokens")).html.contains(SecretToken.personalPrefix), "shown once")
+            let again = try await browser.post("/settings/tokens", fields)
+            #expect(again.status == .badRequest && !again.html.contains(SecretToken.personalPrefix), "a reload creates no second token")
+            #expect(try await dependencies.hub.tokens.list(by: WharfAuthPrincipal.alice).filter { $0.kind == .personal }.count == 1)
         }
     }
 }

@@ -21,11 +21,16 @@ public struct AccessTokenService: Sendable {
 
     /// Creates a token; the secret is returned here and never again. `scopes` are Wharf's names
     /// (`read`, `read-write`, `read-write-delete`, `public-read`) or Docker Hub's (`repo:read`, …);
-    /// several give the widest.
-    public func create(name raw: String, scopes: [String]?, expiresAt: Date? = nil, origin: Origin? = nil,
+    /// several give the widest. `requestID` (a UUID a form carries) makes the creation idempotent:
+    /// the same request again is refused instead of making a second token.
+    public func create(name raw: String, scopes: [String]?, expiresAt: Date? = nil, origin: Origin? = nil, requestID: String? = nil,
                        by principal: Principal?) async throws -> (token: AccessToken, secret: String) {
         try access.require(principal, .manageTokens)
         guard let principal else { throw HubError.unauthenticated }
+        let id = requestID.flatMap { UUID(uuidString: $0) }.map { $0.uuidString.lowercased() } ?? SecretToken.identifier()
+        if requestID != nil, try await stores.accounts.token(id: id, of: principal.name) != nil {
+            throw HubError.conflict("request", "this token was created already, and its secret shown once; revoke it and create another if it was not copied")
+        }
         let name = try AccountRules.tokenName(raw)
         let requested = try (scopes ?? [TokenScope.read.rawValue]).map { raw in
             guard let scope = TokenScope(rawValue: raw) ?? TokenScope(hubName: raw) else {
@@ -40,7 +45,7 @@ public struct AccessTokenService: Sendable {
         let now = stores.clock.now
         if let expiresAt, expiresAt <= now { throw HubError.invalid("expires_at", "expires_at must be in the future") }
         let secret = SecretToken.generate(prefix: SecretToken.personalPrefix)
-        let token = AccessToken(id: SecretToken.identifier(), account: principal.name, name: name, kind: .personal, scope: scope,
+        let token = AccessToken(id: id, account: principal.name, name: name, kind: .personal, scope: scope,
                                 createdAt: now, expiresAt: expiresAt, creatorAddress: origin?.address,
                                 creatorAgent: origin?.userAgent.map { String($0.prefix(500)) })
         try await stores.accounts.createToken(token, hash: SecretToken.hash(secret))

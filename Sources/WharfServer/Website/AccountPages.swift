@@ -122,7 +122,8 @@ struct AccountPages: Sendable {
             ["id": token.id, "name": token.name, "scope": token.scope.rawValue, "active": token.isActive,
              "created": WebViews.time(token.createdAt, now: now) as Any, "used": WebViews.time(token.lastUsedAt, now: now) as Any]
         }
-        var data: [String: Any] = ["tokens": list, "error": error as Any, "scopes": TokenScope.allCases.map(\.rawValue), "tokensTab": true]
+        var data: [String: Any] = ["tokens": list, "error": error as Any, "scopes": TokenScope.allCases.map(\.rawValue), "tokensTab": true,
+                                   "request": SecretToken.identifier()]
         if let (token, secret) = created { data["created"] = ["name": token.name, "secret": secret, "scope": token.scope.rawValue] }
         return site.renderer.page("tokens", title: "Access tokens", data: data, viewer: visit.viewer, status: error == nil ? .ok : .badRequest)
     }
@@ -130,9 +131,9 @@ struct AccountPages: Sendable {
     func createToken(_ visit: Website.Visit, _ form: WebForm) async throws -> Response {
         do {
             let created = try await hub.tokens.create(name: form.text("name") ?? "", scopes: [form["scope"] ?? TokenScope.read.rawValue],
-                                                      by: try visit.requirePrincipal())
+                                                      requestID: form["request"], by: try visit.requirePrincipal())
             return try await tokens(visit, created: created)
-        } catch let error as HubError where error.kind == .invalid {
+        } catch let error as HubError where error.kind == .invalid || error.kind == .conflict {
             return try await tokens(visit, error: error.message)
         }
     }

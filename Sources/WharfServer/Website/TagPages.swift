@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import WharfAuth
 import WharfCore
@@ -79,7 +80,7 @@ struct TagPages: Sendable {
                 "platform": image.platform.map(Self.platform) ?? "unknown", "digest": image.digest.description,
                 "size": WebViews.size(image.size), "bytes": image.size,
                 "layers": (image.layers ?? []).enumerated().map { index, layer -> [String: Any] in
-                    ["index": index + 1, "instruction": layer.instruction.isEmpty ? "(no history)" : layer.instruction,
+                    ["index": index + 1, "instruction": Self.instruction(layer.instruction),
                      "size": layer.digest == nil ? "0 B" : WebViews.size(layer.size), "digest": layer.digest?.description as Any]
                 },
             ]
@@ -92,6 +93,18 @@ struct TagPages: Sendable {
             "canDelete": permission >= RepositoryAction.delete.requiredPermission, "deleteUrl": "/r/\(name.value)/tags/\(tag.name)/delete",
             "nav": RepositoryNavigation.items(for: name, current: "tags", admin: permission >= .admin),
         ], viewer: visit.viewer)
+    }
+
+    /// A history line as Docker Hub shows it: `ENV A=1` for `/bin/sh -c #(nop)  ENV A=1`, `RUN make` for `/bin/sh -c make`.
+    static func instruction(_ raw: String) -> String {
+        var text = raw.trimmingCharacters(in: .whitespaces)
+        if text.isEmpty { return "(no history)" }
+        if let range = text.range(of: "/bin/sh -c #(nop)") {
+            text = String(text[range.upperBound...]).trimmingCharacters(in: .whitespaces)
+        } else if text.hasPrefix("/bin/sh -c ") {
+            text = "RUN " + text.dropFirst("/bin/sh -c ".count)
+        }
+        return text
     }
 
     static func platform(_ platform: Platform) -> String {
