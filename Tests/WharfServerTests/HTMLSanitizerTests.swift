@@ -51,6 +51,18 @@ struct HTMLSanitizerTests {
         #expect(html.contains("<h1>Usage</h1>") && html.contains("<strong>it</strong>"))
     }
 
+    @Test("the tags table escapes every value it writes")
+    func tagRows() {
+        var out: [UInt8] = []
+        HTMLText.escape("<a href=\"x\">'&'</a>", into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
+        let row = TagTableRows.Row(name: "v1", url: "/r/a/b/tags/v1", digest: "sha256:00", shortDigest: "sha256:00", platforms: ["linux/<x>"],
+                                   bytes: 12, size: "12 B", pushed: nil, pusher: "<b>", pulled: nil, deleteURL: "/d")
+        let html = TagTableRows.html([row], canDelete: true, formToken: "\"token")
+        #expect(html.contains("linux/&lt;x&gt;") && html.contains("&lt;b&gt;") && html.contains("value=\"&quot;token\""))
+        #expect(!html.contains("<b>") && html.contains("never"))
+    }
+
     @Test("history lines read as Dockerfile instructions")
     func instructions() {
         #expect(TagPages.instruction("/bin/sh -c #(nop)  ENV A=1") == "ENV A=1")

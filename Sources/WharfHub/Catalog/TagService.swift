@@ -80,9 +80,22 @@ public struct TagService: Sendable {
         let pulledAt: Date?
     }
 
+    /// Manifests parsed before, by digest: a digest names the same bytes forever, so an entry never goes stale.
+    private static let parsedManifests = BoundedCache<Digest, Manifest>(budget: 16 * 1024 * 1024) { manifest in
+        512 + 160 * (manifest.layers.count + manifest.manifests.count)
+    }
+
+    /// The stored manifest, parsed (once per digest while it stays in the cache).
+    static func parse(_ stored: StoredManifest) -> Manifest? {
+        if let cached = parsedManifests.value(stored.digest) { return cached }
+        guard let manifest = try? Manifest.parse(stored.content, contentType: stored.mediaType) else { return nil }
+        parsedManifests.store(manifest, for: stored.digest)
+        return manifest
+    }
+
     /// The details of several tags with one read of their index children and one of their configs.
     private func details(_ records: [TagRecord], in repository: RepositoryName, withLayers: Bool) async throws -> [TagDetail] {
-        let parsed = records.map { try? Manifest.parse($0.manifest.content, contentType: $0.manifest.mediaType) }
+        let parsed = records.map { Self.parse($0.manifest) }
         let entries = parsed.map { manifest in (manifest?.isIndex == true ? manifest!.manifests : []).filter { !Self.isAttestation($0) } }
         let children = try await registry.stores.catalog.manifestRecords(Array(Set(entries.flatMap { $0.map(\.digest) })), in: repository)
         let found: [[Found]] = zip(records, zip(parsed, entries)).map { record, pair in
@@ -93,8 +106,7 @@ public struct TagService: Sendable {
                               pulledAt: record.manifestPulledAt)]
             }
             return entries.compactMap { entry in
-                guard let child = children[entry.digest],
-                      let image = try? Manifest.parse(child.manifest.content, contentType: child.manifest.mediaType), !image.isIndex
+                guard let child = children[entry.digest], let image = Self.parse(child.manifest), !image.isIndex
                 else { return nil }
                 return Found(manifest: image, digest: entry.digest, platform: entry.platform, pushedAt: child.manifest.createdAt,
                              pulledAt: child.pulledAt)

@@ -44,22 +44,21 @@ struct TagPages: Sendable {
                                            offset: (page - 1) * pageSize, limit: pageSize, by: visit.principal)
         let now = hub.stores.clock.now
         let base = WebViews.url(of: name)
-        let host = RepositoryPages.registryHost(request)
         let pullName = name.namespace == RepositoryName.officialNamespace ? String(name.shortName) : name.value
-        let rows: [[String: Any]] = tags.items.map { tag in
-            [
-                "name": tag.name, "url": "\(base)/tags/\(tag.name)", "digest": tag.digest.description,
-                "shortDigest": WebViews.shortDigest(tag.digest), "size": WebViews.size(tag.fullSize), "bytes": tag.fullSize,
-                "pushed": WebViews.time(tag.pushedAt, now: now) as Any, "pusher": tag.pushedBy as Any,
-                "pulled": WebViews.time(tag.pulledAt, now: now) as Any,
-                "platforms": tag.images.compactMap(\.platform).map(Self.platform),
-                "pull": "docker pull \(host)/\(pullName):\(tag.name)",
-                "deleteUrl": "/r/\(name.value)/tags/\(tag.name)/delete",
-            ]
+        let canDelete = permission >= RepositoryAction.delete.requiredPermission
+        let rows = tags.items.map { tag in
+            TagTableRows.Row(
+                name: tag.name, url: "\(base)/tags/\(tag.name)", digest: tag.digest.description,
+                shortDigest: WebViews.shortDigest(tag.digest), platforms: tag.images.compactMap(\.platform).map(Self.platform),
+                bytes: tag.fullSize, size: WebViews.size(tag.fullSize),
+                pushed: (WebViews.relative(tag.pushedAt, now: now), HubTime.string(tag.pushedAt)), pusher: tag.pushedBy,
+                pulled: tag.pulledAt.map { (WebViews.relative($0, now: now), HubTime.string($0)) },
+                deleteURL: "/r/\(name.value)/tags/\(tag.name)/delete")
         }
         return site.renderer.page("tags", title: "Tags – \(pullName)", data: [
-            "full": pullName, "url": base, "tags": rows, "count": tags.count, "filter": filter, "hasFilter": !filter.isEmpty,
-            "canDelete": permission >= RepositoryAction.delete.requiredPermission,
+            "full": pullName, "url": base, "count": tags.count, "filter": filter, "hasFilter": !filter.isEmpty,
+            "rows": TagTableRows.html(rows, canDelete: canDelete, formToken: visit.formToken), "hasTags": !rows.isEmpty,
+            "canDelete": canDelete,
             "orderings": [("last_updated", "Newest"), ("-last_updated", "Oldest"), ("name", "A–Z"), ("-name", "Z–A")].map {
                 ["value": $0.0, "label": $0.1, "selected": $0.0 == ordering.rawValue]
             },
