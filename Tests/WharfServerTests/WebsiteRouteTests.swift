@@ -188,6 +188,30 @@ struct WebsiteRouteTests {
         }
     }
 
+    @Test("organizations: create, teams, members and grants through the organization page")
+    func organizations() async throws {
+        try await TestRegistry().runWithDependencies { client, dependencies in
+            try await Self.setUp(client, dependencies)
+            let owner = WebBrowser(client)
+            _ = try await owner.logIn("alice")
+            let token = try await owner.token(from: "/orgs/create")
+            #expect(try await owner.post("/orgs/create", ["csrf": token, "name": "acmeorg"]).headers[.location] == "/orgs/acmeorg")
+            #expect(try await owner.post("/orgs/acmeorg/teams", ["csrf": token, "team": "devs"]).html.contains("Team devs created."))
+            #expect(try await owner.post("/orgs/acmeorg/members", ["csrf": token, "team": "devs", "username": "bobby"]).status == .ok)
+            let granted = try await owner.post("/orgs/acmeorg/permissions", ["csrf": token, "team": "devs", "permission": "write", "repository": "tool"])
+            #expect(granted.html.contains("devs has the write permission on acmeorg/tool."))
+            let lastOwner = try await owner.post("/orgs/acmeorg/members/remove", ["csrf": token, "team": "owners", "username": "alice"])
+            #expect(lastOwner.status == .forbidden && lastOwner.html.contains("at least one owner"))
+            let member = WebBrowser(client)
+            _ = try await member.logIn("bobby")
+            let seen = try await member.get("/orgs/acmeorg")
+            #expect(seen.status == .ok && !seen.html.contains("Create team"), "members see the organization but may not manage it")
+            #expect(try await member.post("/orgs/acmeorg/teams", ["csrf": try await member.token(from: "/settings"), "team": "x"]).status == .forbidden)
+            #expect(try await owner.post("/orgs/acmeorg/teams/delete", ["csrf": token, "team": "devs"]).html.contains("Team devs deleted."))
+            #expect(try await WebBrowser(client).get("/orgs/acmeorg").status == .seeOther, "anonymous visitors log in first")
+        }
+    }
+
     @Test("the README is Markdown with everything that could run removed")
     func readme() async throws {
         try await TestRegistry().runWithDependencies { client, dependencies in

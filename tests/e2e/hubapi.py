@@ -12,6 +12,7 @@ import json
 import re
 from typing import Optional
 
+import pytest
 import requests
 
 from harness import run
@@ -163,3 +164,18 @@ def repository_detail(hub, namespace: str, name: str, token: Optional[str] = Non
 
 def pretty(value) -> str:
     return json.dumps(value, indent=1)[:3000]
+
+
+# Fixtures of the Hub API's tests (import them by name into a test module).
+
+@pytest.fixture
+def hub(registry_factory):
+    """A Wharf whose first administrator has ADMIN_PASSWORD."""
+    return registry_factory(env={"WHARF_ADMIN_PASSWORD": ADMIN_PASSWORD})
+
+
+@pytest.fixture
+def engine(dockerd, hub):
+    """The session's Docker engine, logged out of this test's hub afterwards."""
+    yield dockerd
+    docker_logout(dockerd, hub)

@@ -7,25 +7,15 @@ from __future__ import annotations
 import pytest
 import requests
 
-from hubapi import (ADMIN_PASSWORD, create_repository, docker_login, docker_logout, hub_login,
-                    is_int, patch_repository, push_small_image, star, sign_up)
+from hubapi import engine, hub  # noqa: F401 (fixtures)
+from hubapi import (ADMIN_PASSWORD, create_repository, docker_login, hub_login, is_int, patch_repository,
+                    push_small_image, star, sign_up)
 from oci import describe, make_image
 
 pytestmark = pytest.mark.wharf_only(reason="docker search and the Docker Hub API")
 
 SEARCH_FORMAT = "{{.Name}}\t{{.Description}}\t{{.StarCount}}"
 
-
-@pytest.fixture
-def hub(registry_factory):
-    return registry_factory(env={"WHARF_ADMIN_PASSWORD": ADMIN_PASSWORD})
-
-
-@pytest.fixture
-def engine(dockerd, hub):
-    """The session's Docker engine, logged out of this test's hub afterwards."""
-    yield dockerd
-    docker_logout(dockerd, hub)
 
 
 def docker_search(engine, hub, term: str, limit=None) -> dict:

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from harness import wait_for
-from hubapi import (ADMIN_PASSWORD, assert_hub_error, assert_recent, call,
+from hubapi import engine, hub  # noqa: F401 (fixtures)
+from hubapi import (assert_hub_error, assert_recent, call,
                     create_repository, denied, docker_login, docker_logout, get_json, hub_login,
                     is_int, manifest_size, parse_time, password, patch_repository, pretty,
                     push_small_image, repository_detail, sign_up, star, user_client)
@@ -29,17 +30,6 @@ README = (
     "```sh\ndocker pull HOST/alice/app\n```\n"
 )
 
-
-@pytest.fixture
-def hub(registry_factory):
-    return registry_factory(env={"WHARF_ADMIN_PASSWORD": ADMIN_PASSWORD})
-
-
-@pytest.fixture
-def engine(dockerd, hub):
-    """The session's Docker engine, logged out of this test's hub afterwards."""
-    yield dockerd
-    docker_logout(dockerd, hub)
 
 
 # --------------------------------------------------------------------------------------

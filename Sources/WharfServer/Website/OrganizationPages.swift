@@ -34,6 +34,11 @@ struct OrganizationPages: Sendable {
                 let team = try await hub.organizations.createTeam(form.text("team") ?? "", in: org, by: principal)
                 return "Team \(team.name) created."
             }),
+            ("teams/delete", { form, org, principal in
+                let team = form.text("team") ?? ""
+                try await hub.organizations.deleteTeam(team, in: org, by: principal)
+                return "Team \(team) deleted."
+            }),
             ("members", { form, org, principal in
                 let username = form.text("username") ?? "", team = form.text("team") ?? ""
                 _ = try await hub.organizations.addMember(username, to: team, in: org, by: principal)
@@ -63,10 +68,11 @@ struct OrganizationPages: Sendable {
                     let principal = try visit.requirePrincipal()
                     do {
                         return try await organization(org, visit, notice: try await action(form, org, principal))
-                    } catch let error as HubError where [.invalid, .conflict].contains(error.kind)
-                        || (error.kind == .notFound && !error.message.hasPrefix("organization"))
-                        || (error.kind == .forbidden && error.message.contains("owner")) {
-                        return try await organization(org, visit, error: error.message)
+                    } catch let error as HubError where [.invalid, .conflict, .forbidden].contains(error.kind)
+                        || (error.kind == .notFound && !error.message.hasPrefix("organization")) {
+                        // The organization's page again, saying why (a member who may not manage it sees it with a 403).
+                        return try await organization(org, visit, error: error.message,
+                                                      status: error.kind == .forbidden ? .forbidden : .badRequest)
                     }
                 }
             }
@@ -79,7 +85,8 @@ struct OrganizationPages: Sendable {
                                   viewer: visit.viewer, status: error == nil ? .ok : .badRequest)
     }
 
-    func organization(_ org: String, _ visit: Website.Visit, notice: String? = nil, error: String? = nil) async throws -> Response {
+    func organization(_ org: String, _ visit: Website.Visit, notice: String? = nil, error: String? = nil,
+                      status: HTTPResponse.Status = .badRequest) async throws -> Response {
         let principal = try visit.requirePrincipal()
         let organization = try await hub.organizations.show(org, by: principal)
         let canManage = try await hub.organizations.canManage(org, by: principal)
@@ -97,6 +104,6 @@ struct OrganizationPages: Sendable {
         return site.renderer.page("organization", title: org, data: [
             "org": org, "members": members, "teams": teams, "teamNames": organization.teams.map(\.name), "canManage": canManage,
             "notice": notice as Any, "error": error as Any, "permissions": ["read", "write", "admin"],
-        ], viewer: visit.viewer, status: error == nil ? .ok : .badRequest)
+        ], viewer: visit.viewer, status: error == nil ? .ok : status)
     }
 }
