@@ -16,7 +16,7 @@ def env_int(name: str, default: int) -> int:
 
 
 BLOB_MIB = env_int("BENCH_BLOB_MIB", 1024)            # scenarios 1 and 2
-CHUNK_MIB = env_int("BENCH_CHUNK_MIB", 16)            # scenario 1, chunked
+CHUNK_MIB = env_int("BENCH_CHUNK_MIB", 16)            # scenarios 1 and 10, chunked
 PUSH_REPS = env_int("BENCH_PUSH_REPS", 2)             # scenario 1, pushes per mode (distinct data)
 PULL_WARM_REPS = env_int("BENCH_PULL_REPS", 3)        # scenario 2, warm pulls
 PULL_COLD_REPS = env_int("BENCH_PULL_COLD_REPS", 3)   # scenario 2, cold pulls (cache dropped before each)
@@ -41,6 +41,11 @@ HUB_REPOS = env_int("BENCH_HUB_REPOS", 100_000)       # scenario 9, repositories
 HUB_NAMESPACE_REPOS = env_int("BENCH_HUB_NAMESPACE_REPOS", 1_000)  # scenario 9, of them in the one namespace listed
 HUB_WRK_SECONDS = env_int("BENCH_HUB_WRK_SECONDS", 10)            # scenario 9, wrk per request kind
 HUB_WRK_CONNECTIONS = env_int("BENCH_HUB_WRK_CONNECTIONS", 4)
+S3_BLOB_MIB = env_int("BENCH_S3_BLOB_MIB", 256)      # scenario 10, each blob pushed and pulled
+S3_REPS = env_int("BENCH_S3_REPS", 3)                 # scenario 10, pushes per mode and pulls, per setup
+S3_WRK_SECONDS = env_int("BENCH_S3_WRK_SECONDS", 10)  # scenario 10, wrk per setup
+S3_WARM_GETS = env_int("BENCH_S3_WARM_GETS", 1000)    # scenario 10, warm manifest GETs whose queries are counted
+S3_COLD_READS = env_int("BENCH_S3_COLD_READS", 3)     # scenario 10, cold reads counted (after a write; after a restart)
 QUIET_WAIT = env_int("BENCH_QUIET_WAIT", 600)         # seconds to wait, per scenario, for a quiet machine
 
 ONLY = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}
