@@ -52,15 +52,11 @@ extension SQLAccountStore {
     }
 
     public func accessFacts(for subject: String?, after last: String?, limit: Int) async throws -> [(RepositoryName, AccessFacts)] {
-        let rows = try await db.raw("""
+        try await facts(for: subject, rows: db.raw("""
             SELECT r.name AS name, r.is_private AS is_private, \(Self.factColumns(subject, repository: "r.name"))
             FROM repositories r LEFT JOIN accounts a ON a.name = r.namespace
             WHERE r.name > \(bind: last ?? "") ORDER BY r.name LIMIT \(bind: limit)
-            """).all()
-        return try rows.compactMap { row in
-            guard let name = RepositoryName(try row.decode(column: "name", as: String.self)) else { return nil }
-            return (name, try Self.decodeFacts(row, subject: subject))
-        }
+            """).all())
     }
 
     public func privateAccessFacts(for subject: String?, in namespace: String) async throws -> [(RepositoryName, AccessFacts)] {
