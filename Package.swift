@@ -71,6 +71,8 @@ let package = Package(
             dependencies: [
                 "WharfCore", "WharfStorage", "WharfMetadata", "WharfAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -113,7 +115,10 @@ let package = Package(
         ]),
         .testTarget(name: "WharfMetadataTests", dependencies: ["WharfMetadata", "WharfTestSupport"]),
         .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth", "WharfTestSupport"]),
-        .testTarget(name: "WharfHubTests", dependencies: ["WharfHub", "WharfTestSupport"]),
+        .testTarget(name: "WharfHubTests", dependencies: [
+            "WharfHub", "WharfTestSupport",
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(
             name: "WharfServerTests",
             dependencies: [

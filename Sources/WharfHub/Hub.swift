@@ -18,6 +18,7 @@ public struct Hub: Sendable {
     public let repositories: RepositoryService
     public let tags: TagService
     public let registry: Registry
+    public let webhooks: WebhookService
 
     public init(stores: Stores, blobs: any BlobStore, settings: HubSettings, hasher: PasswordHasher = PasswordHasher()) {
         let authenticator = Authenticator(accounts: stores.accounts, hasher: hasher, clock: stores.clock)
@@ -33,6 +34,7 @@ public struct Hub: Sendable {
         let registry = Registry(stores: stores, blobs: blobs, settings: settings)
         self.registry = registry
         tags = TagService(access: access, registry: registry)
+        webhooks = WebhookService(stores: stores, access: access, settings: settings)
     }
 
     /// The operator at the command line: may do what an administrator with a password may.

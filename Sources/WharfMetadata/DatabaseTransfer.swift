@@ -3,7 +3,7 @@ import SQLKit
 
 /// Copies everything an installation knows from one database to another (SQLite to PostgreSQL,
 /// say): accounts, tokens, repositories (with READMEs, stars and pull counts), manifests, tags, grants, teams,
-/// events, image platforms and the server's secrets. Upload sessions in progress, website sessions and queued jobs are not moved (clients restart
+/// events, image platforms, webhooks with their delivery logs and the server's secrets. Upload sessions in progress, website sessions and queued jobs are not moved (clients restart
 /// uploads, people log in again, recurring jobs schedule themselves again). The target must be empty; its schema is created first.
 public enum DatabaseTransfer {
     /// How a column's values travel.
@@ -34,6 +34,15 @@ public enum DatabaseTransfer {
         ("events", [("id", .integer), ("kind", .text), ("repository", .text), ("actor", .text), ("tag", .text), ("digest", .text),
                     ("created_at", .real)]),
         ("server_secrets", [("name", .text), ("value", .text), ("created_at", .real)]),
+        ("webhooks", [("id", .integer), ("repository", .text), ("organization", .text), ("name", .text), ("url", .text), ("events", .text),
+                      ("format", .text), ("secret", .text), ("enabled", .boolean), ("disabled_reason", .text),
+                      ("consecutive_failures", .integer), ("created_by", .text), ("created_at", .real), ("updated_at", .real),
+                      ("retired_at", .real)]),
+        ("webhook_deliveries", [("number", .integer), ("id", .text), ("webhook", .integer), ("event_id", .integer), ("event", .text),
+                                ("body", .text), ("state", .text), ("attempts", .integer), ("next_attempt_at", .real),
+                                ("created_at", .real), ("finished_at", .real), ("redelivery_of", .text), ("validation", .text)]),
+        ("webhook_attempts", [("delivery", .text), ("number", .integer), ("started_at", .real), ("duration_ms", .integer),
+                              ("status_code", .integer), ("error", .text), ("response_excerpt", .text)]),
     ]
 
     /// Copies every table; returns the rows copied per table.
@@ -60,7 +69,12 @@ public enum DatabaseTransfer {
         }
         if target.flavor == .postgres {
             // Rows came with their ids: the sequence continues after the highest.
-            try await target.reader.raw("SELECT setval(pg_get_serial_sequence('events', 'id'), COALESCE((SELECT MAX(id) FROM events), 0) + 1, false)").run()
+            for (table, column) in [("events", "id"), ("webhooks", "id"), ("webhook_deliveries", "number")] {
+                try await target.reader.raw("""
+                    SELECT setval(pg_get_serial_sequence('\(unsafeRaw: table)', '\(unsafeRaw: column)'),
+                                  COALESCE((SELECT MAX(\(unsafeRaw: column)) FROM \(unsafeRaw: table)), 0) + 1, false)
+                    """).run()
+            }
         }
         return copied
     }

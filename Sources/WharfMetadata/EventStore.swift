@@ -40,8 +40,9 @@ public struct HubEvent: Sendable, Equatable {
 
 /// The events outbox.
 public protocol EventStore: Sendable {
-    /// Appends `event`; inside a `Stores.transaction` it commits or rolls back with the change.
-    func record(_ event: HubEvent) async throws
+    /// Appends `event` and returns its id; inside a `Stores.transaction` it commits or rolls back with the change.
+    @discardableResult
+    func record(_ event: HubEvent) async throws -> Int64
     /// Events with an id greater than `id`, oldest first, at most `limit`.
     func events(after id: Int64, limit: Int) async throws -> [HubEvent]
 }

@@ -243,6 +243,60 @@ enum Migrations {
             "CREATE INDEX web_sessions_by_activity ON web_sessions(last_seen_at)",
         ] },
         Step(version: 7, name: "search index marks visibility; ranking indexes") { f in RepositorySearch.markedSchema(f) },
+        Step(version: 8, name: "webhooks, their deliveries and attempts; jobs can be woken while they run") { f in [
+            """
+            CREATE TABLE webhooks (
+                id \(f.autoIncrementKey),
+                repository TEXT COLLATE \(f.byteCollation),
+                organization TEXT,
+                name TEXT NOT NULL,
+                url TEXT NOT NULL,
+                events TEXT NOT NULL,
+                format TEXT NOT NULL,
+                secret TEXT,
+                enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                disabled_reason TEXT,
+                consecutive_failures INTEGER NOT NULL DEFAULT 0,
+                created_by TEXT,
+                created_at \(f.timeType) NOT NULL,
+                updated_at \(f.timeType) NOT NULL,
+                retired_at \(f.timeType)
+            )
+            """,
+            "CREATE INDEX webhooks_by_repository ON webhooks(repository)",
+            "CREATE INDEX webhooks_by_organization ON webhooks(organization)",
+            """
+            CREATE TABLE webhook_deliveries (
+                number \(f.autoIncrementKey),
+                id TEXT NOT NULL UNIQUE,
+                webhook BIGINT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+                event_id BIGINT,
+                event TEXT NOT NULL,
+                body TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at \(f.timeType),
+                created_at \(f.timeType) NOT NULL,
+                finished_at \(f.timeType),
+                redelivery_of TEXT,
+                validation TEXT
+            )
+            """,
+            "CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries(webhook, state, number)",
+            """
+            CREATE TABLE webhook_attempts (
+                delivery TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+                number INTEGER NOT NULL,
+                started_at \(f.timeType) NOT NULL,
+                duration_ms INTEGER NOT NULL,
+                status_code INTEGER,
+                error TEXT,
+                response_excerpt TEXT NOT NULL,
+                PRIMARY KEY (delivery, number)
+            )
+            """,
+            "ALTER TABLE jobs ADD COLUMN poked BOOLEAN NOT NULL DEFAULT FALSE",
+        ] },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

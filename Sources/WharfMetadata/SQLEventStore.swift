@@ -6,13 +6,16 @@ import WharfCore
 struct SQLEventStore: EventStore {
     let access: any SQLDatabaseAccess
 
-    func record(_ event: HubEvent) async throws {
+    @discardableResult
+    func record(_ event: HubEvent) async throws -> Int64 {
         try await access.transaction { db in
-            try await db.raw("""
+            let row = try await db.raw("""
                 INSERT INTO events (kind, repository, actor, tag, digest, created_at)
                 VALUES (\(bind: event.kind.rawValue), \(bind: event.repository.value), \(bind: event.actor), \(bind: event.tag),
                         \(bind: event.digest?.description), \(bind: event.createdAt.timeIntervalSince1970))
-                """).run()
+                RETURNING id
+                """).first()
+            return try row?.decode(column: "id", as: Int64.self) ?? 0
         }
     }
 

@@ -24,6 +24,18 @@ struct SQLJobStore: JobStore {
         }
     }
 
+    func wake(kind: String, payload: String, uniqueKey: String, runAt: Date, maxAttempts: Int) async throws {
+        let now = clock.now.timeIntervalSince1970
+        try await access.transaction { db in
+            try await db.raw("""
+                INSERT INTO jobs (kind, unique_key, payload, state, run_at, attempts, max_attempts, created_at)
+                VALUES (\(bind: kind), \(bind: uniqueKey), \(bind: payload), 'queued', \(bind: runAt.timeIntervalSince1970), 0,
+                        \(bind: maxAttempts), \(bind: now))
+                ON CONFLICT (unique_key) DO UPDATE SET poked = TRUE
+                """).run()
+        }
+    }
+
     func claim(kinds: [String], owner: String, now: Date, lease: TimeInterval) async throws -> Job? {
         guard !kinds.isEmpty else { return nil }
         let lock: SQLQueryString = access.flavor == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
@@ -37,8 +49,8 @@ struct SQLJobStore: JobStore {
                 """).first() else { return nil }
             let id = try row.decode(column: "id", as: Int64.self)
             try await db.raw("""
-                UPDATE jobs SET lease_owner = \(bind: owner), lease_until = \(bind: at + lease), attempts = attempts + 1
-                WHERE id = \(bind: id)
+                UPDATE jobs SET lease_owner = \(bind: owner), lease_until = \(bind: at + lease), attempts = attempts + 1,
+                poked = FALSE WHERE id = \(bind: id)
                 """).run()
             return try await db.raw("SELECT * FROM jobs WHERE id = \(bind: id)").first().map(Self.decode)
         }
@@ -56,9 +68,15 @@ struct SQLJobStore: JobStore {
             if let nextRun {
                 try await db.raw("""
                     UPDATE jobs SET run_at = \(bind: nextRun.timeIntervalSince1970), attempts = 0, last_error = NULL,
-                    lease_owner = NULL, lease_until = NULL WHERE id = \(bind: id) AND lease_owner = \(bind: owner)
+                    lease_owner = NULL, lease_until = NULL, poked = FALSE WHERE id = \(bind: id) AND lease_owner = \(bind: owner)
                     """).run()
             } else {
+                // Woken while it ran: there is more to do, so it runs again instead of going.
+                try await db.raw("""
+                    UPDATE jobs SET run_at = \(bind: clock.now.timeIntervalSince1970), attempts = 0, last_error = NULL,
+                    lease_owner = NULL, lease_until = NULL, poked = FALSE
+                    WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND poked
+                    """).run()
                 try await db.raw("DELETE FROM jobs WHERE id = \(bind: id) AND lease_owner = \(bind: owner)").run()
             }
         }
@@ -88,6 +106,12 @@ struct SQLJobStore: JobStore {
             FROM jobs WHERE state = 'queued' AND kind IN (\(binds: kinds))
             """).first()
         return try row?.decode(column: "due", as: Double?.self).map(Date.init(timeIntervalSince1970:))
+    }
+
+    func releaseLeases() async throws {
+        try await access.transaction { db in
+            try await db.raw("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL").run()
+        }
     }
 
     func jobs() async throws -> [Job] {

@@ -17,6 +17,8 @@ public struct Stores: Sendable {
     public let secrets: any SecretStore
     /// Website sessions.
     public let sessions: any SessionStore
+    /// Webhooks and their deliveries.
+    public let webhooks: any WebhookStore
     public let clock: any WallClock
     private let access: any SQLDatabaseAccess
 
@@ -37,6 +39,7 @@ public struct Stores: Sendable {
         jobs = SQLJobStore(access: access, clock: clock)
         secrets = SQLSecretStore(access: access, clock: clock)
         sessions = SQLSessionStore(access: access)
+        webhooks = SQLWebhookStore(access: access)
     }
 
     /// Runs `body` in one write transaction: committed when it returns, rolled back when it throws.
@@ -55,6 +58,9 @@ public struct Stores: Sendable {
     public func announceAccountChange(_ name: String) async throws {
         try await access.announce("account:\(name)")
     }
+
+    /// Whether only this process uses the database (SQLite), so leases of earlier runs can be ended at start.
+    public var isSingleProcess: Bool { access.flavor == .sqlite }
 
     /// Fails when the database cannot be queried.
     public func checkHealth() async throws {

@@ -64,6 +64,33 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between writes of the pull counts kept in memory; a crash loses at most the last interval's [WHARF_PULL_COUNT_INTERVAL] (default: 1).")
     var pullCountInterval: String?
 
+    @Option(help: "The URL people reach the server on, for links in webhook payloads [WHARF_PUBLIC_URL] (default: http://HOST:PORT).")
+    var publicURL: String?
+
+    @Option(help: "Let webhooks call loopback, private and link-local addresses: true or false [WHARF_WEBHOOK_ALLOW_PRIVATE] (default: false).")
+    var webhookAllowPrivate: String?
+
+    @Option(help: "Networks webhooks may call even when private addresses are refused, e.g. 10.1.0.0/16 [WHARF_WEBHOOK_ALLOWED_NETWORKS] (default: none).")
+    var webhookAllowedNetworks: String?
+
+    @Option(help: "Seconds one webhook attempt may take [WHARF_WEBHOOK_TIMEOUT] (default: 10).")
+    var webhookTimeout: String?
+
+    @Option(help: "Seconds before a failed webhook delivery is retried; doubles each time [WHARF_WEBHOOK_RETRY_DELAY] (default: 5).")
+    var webhookRetryDelay: String?
+
+    @Option(help: "Longest wait between webhook retries, in seconds [WHARF_WEBHOOK_RETRY_MAX_DELAY] (default: 3600).")
+    var webhookRetryMaxDelay: String?
+
+    @Option(help: "Seconds a webhook delivery is retried before it fails for good [WHARF_WEBHOOK_RETRY_FOR] (default: 86400).")
+    var webhookRetryFor: String?
+
+    @Option(help: "Deliveries in a row that fail for good before a webhook is disabled [WHARF_WEBHOOK_DISABLE_AFTER] (default: 10).")
+    var webhookDisableAfter: String?
+
+    @Option(help: "Webhooks delivered at the same time [WHARF_WEBHOOK_WORKERS] (default: 4).")
+    var webhookWorkers: String?
+
     @Option(help: "Allow sign-up through the API: true or false [WHARF_SIGNUP] (default: true).")
     var signup: String?
 
@@ -80,7 +107,11 @@ struct Serve: AsyncParsableCommand {
             ("database-connections", databaseConnections), ("storage", storage), ("blob-redirect", blobRedirect),
             ("trusted-proxies", trustedProxies), ("log-level", logLevel),
             ("log-format", logFormat), ("tls-cert", tlsCertificate), ("tls-key", tlsKey), ("upload-expiry", uploadExpiry),
-            ("pull-count-interval", pullCountInterval), ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
+            ("pull-count-interval", pullCountInterval), ("public-url", publicURL), ("webhook-allow-private", webhookAllowPrivate),
+            ("webhook-allowed-networks", webhookAllowedNetworks), ("webhook-timeout", webhookTimeout),
+            ("webhook-retry-delay", webhookRetryDelay), ("webhook-retry-max-delay", webhookRetryMaxDelay),
+            ("webhook-retry-for", webhookRetryFor), ("webhook-disable-after", webhookDisableAfter), ("webhook-workers", webhookWorkers),
+            ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
         ]
         return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -136,3 +136,23 @@ struct JobWorkerTests {
         }
     }
 }
+
+@Suite("Job wake-ups")
+struct JobWakeTests {
+    @Test("waking a running job makes it run again when it finishes instead of going; waking none queues one")
+    func wakeWhileRunning() async throws {
+        try await TestHub.run { t in
+            let jobs = t.hub.stores.jobs
+            try await jobs.wake(kind: "w", payload: "1", uniqueKey: "w:1", runAt: t.clock.now, maxAttempts: 5)
+            try await jobs.wake(kind: "w", payload: "1", uniqueKey: "w:1", runAt: t.clock.now, maxAttempts: 5)
+            #expect(try await jobs.jobs().count == 1, "one job per key")
+            let claimed = try #require(try await jobs.claim(kinds: ["w"], owner: "a", now: t.clock.now, lease: 60))
+            try await jobs.wake(kind: "w", payload: "1", uniqueKey: "w:1", runAt: t.clock.now, maxAttempts: 5)
+            try await jobs.complete(claimed.id, owner: "a", nextRun: nil)
+            let again = try #require(try await jobs.claim(kinds: ["w"], owner: "b", now: t.clock.now, lease: 60))
+            #expect(again.id == claimed.id)
+            try await jobs.complete(again.id, owner: "b", nextRun: nil)
+            #expect(try await jobs.jobs().isEmpty, "finished without a wake: gone")
+        }
+    }
+}

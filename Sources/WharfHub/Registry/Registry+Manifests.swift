@@ -42,8 +42,8 @@ extension Registry {
         try await commit(into: repository, by: actor) { tx in
             try await tx.metadata.putManifest(stored, tag: tag, in: repository, pushedBy: actor)
             if let tag {
-                try await tx.events.record(HubEvent(kind: .push, repository: repository, actor: actor, tag: tag.value,
-                                                    digest: digest, createdAt: now))
+                try await outbox.publish(HubEvent(kind: .push, repository: repository, actor: actor, tag: tag.value,
+                                                    digest: digest, createdAt: now), in: tx)
             }
         }
         // What the hub shows of the image (platform, history), read while the config is at hand.
@@ -94,12 +94,12 @@ extension Registry {
             case .tag(let tag):
                 guard let digest = try await tx.metadata.taggedDigest(tag, in: repository),
                       try await tx.metadata.deleteTag(tag, in: repository) else { return false }
-                try await tx.events.record(HubEvent(kind: .tagDelete, repository: repository, actor: actor, tag: tag.value,
-                                                    digest: digest, createdAt: now))
+                try await outbox.publish(HubEvent(kind: .tagDelete, repository: repository, actor: actor, tag: tag.value,
+                                                    digest: digest, createdAt: now), in: tx)
             case .digest(let digest):
                 guard try await tx.metadata.deleteManifest(digest, in: repository) else { return false }
-                try await tx.events.record(HubEvent(kind: .manifestDelete, repository: repository, actor: actor,
-                                                    digest: digest, createdAt: now))
+                try await outbox.publish(HubEvent(kind: .manifestDelete, repository: repository, actor: actor,
+                                                    digest: digest, createdAt: now), in: tx)
             }
             return true
         }

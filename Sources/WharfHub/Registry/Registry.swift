@@ -14,6 +14,8 @@ public struct Registry: Sendable {
     public let stores: Stores
     public let blobs: any BlobStore
     let settings: HubSettings
+    /// Where events go, with their webhook deliveries.
+    var outbox: WebhookOutbox { WebhookOutbox(settings: settings) }
     let hashes: UploadHashCache
     /// Pulls counted since the last flush.
     public let pulls = PullCounter()
@@ -81,7 +83,7 @@ public struct Registry: Sendable {
             let created = try await PlanLimit.admitPushed(repository, in: tx, settings: settings)
             let result = try await change(tx)
             if created {
-                try await tx.events.record(HubEvent(kind: .repositoryCreate, repository: repository, actor: actor, createdAt: now))
+                try await outbox.publish(HubEvent(kind: .repositoryCreate, repository: repository, actor: actor, createdAt: now), in: tx)
             }
             return result
         }

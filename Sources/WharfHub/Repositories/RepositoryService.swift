@@ -9,6 +9,8 @@ public struct RepositoryService: Sendable {
     let stores: Stores
     let access: Access
     let settings: HubSettings
+    /// Where events go, with their webhook deliveries.
+    var outbox: WebhookOutbox { WebhookOutbox(settings: settings) }
 
     /// The longest description, in characters (as Docker Hub's).
     public static let maxDescription = 100
@@ -46,7 +48,7 @@ public struct RepositoryService: Sendable {
             if let fullDescription {
                 info = try await tx.metadata.updateRepository(name, isPrivate: nil, description: nil, fullDescription: fullDescription) ?? info
             }
-            try await tx.events.record(HubEvent(kind: .repositoryCreate, repository: name, actor: actor, createdAt: now))
+            try await outbox.publish(HubEvent(kind: .repositoryCreate, repository: name, actor: actor, createdAt: now), in: tx)
             return info
         }
         return Listed(info: info, permission: .admin)
@@ -87,7 +89,7 @@ public struct RepositoryService: Sendable {
                 throw HubError.notFound("repository")
             }
             if after.isPrivate != before.isPrivate {
-                try await tx.events.record(HubEvent(kind: .repositoryVisibility, repository: name, actor: actor, createdAt: now))
+                try await outbox.publish(HubEvent(kind: .repositoryVisibility, repository: name, actor: actor, createdAt: now), in: tx)
             }
             return after
         }
@@ -100,8 +102,11 @@ public struct RepositoryService: Sendable {
         let actor = principal?.name
         let now = stores.clock.now
         try await stores.transaction { tx in
+            guard try await tx.metadata.repositoryExists(name) else { throw HubError.notFound("repository") }
+            // Published first, so its webhooks' payloads still describe the repository; then they retire.
+            try await outbox.publish(HubEvent(kind: .repositoryDelete, repository: name, actor: actor, createdAt: now), in: tx)
+            try await tx.webhooks.retireWebhooks(of: name, at: now)
             guard try await tx.metadata.deleteRepository(name) else { throw HubError.notFound("repository") }
-            try await tx.events.record(HubEvent(kind: .repositoryDelete, repository: name, actor: actor, createdAt: now))
         }
     }
 

@@ -40,13 +40,14 @@ struct APIError: HTTPResponseError, CustomStringConvertible {
 extension Request {
     /// Decodes a JSON object body, turning malformed input into a 400 or 422 that says what is
     /// wrong. Optional fields are left out when not wanted: an explicit `null` is refused.
-    func decodeJSON<T: Decodable>(_ type: T.Type) async throws -> T {
+    /// Fields in `nullable` may be `null` (they mean something, like "remove the secret").
+    func decodeJSON<T: Decodable>(_ type: T.Type, nullable: Set<String> = []) async throws -> T {
         let data = Data(buffer: try await self.body.collect(upTo: 1024 * 1024))
         guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw APIError(.badRequest, "the request body is not valid JSON")
         }
         guard let fields = object as? [String: Any] else { throw APIError(.badRequest, "the request body must be a JSON object") }
-        for field in fields.keys.sorted() where fields[field] is NSNull && Self.reads(T.self, field: field, of: fields) {
+        for field in fields.keys.sorted() where fields[field] is NSNull && !nullable.contains(field) && Self.reads(T.self, field: field, of: fields) {
             throw APIError.invalid(field, "\(field) may not be null; leave it out instead")
         }
         do {

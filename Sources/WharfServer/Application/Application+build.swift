@@ -72,6 +72,7 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     AccountRoutes(auth: api, hub: hub).register(on: router)
     RepositoryAPIRoutes(auth: api, repositories: hub.repositories).register(on: router)
     OrganizationRoutes(auth: api, organizations: hub.organizations).register(on: router)
+    WebhookRoutes(auth: api, webhooks: hub.webhooks).register(on: router)
     OpenAPIRoute().register(on: router)
     assets.register(on: router)
     ExplorePages(site: website).register(on: router)
@@ -102,15 +103,15 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
     }
     dependencies.trustedProxies = configuration.trustedProxies
     let hub = dependencies.hub
-    let firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
-    let janitor = UploadJanitor(registry: hub.registry, expiry: configuration.uploadExpiry,
-                                interval: configuration.janitorInterval, logger: logger)
-    try await janitor.schedule(at: hub.stores.clock.now)
-    let sessionJanitor = SessionJanitor(sessions: WebSessionService(stores: hub.stores, authenticator: hub.authenticator), logger: logger)
-    try await sessionJanitor.schedule(at: hub.stores.clock.now)
-    let worker = JobWorker(jobs: hub.stores.jobs, handlers: [janitor, sessionJanitor], clock: hub.stores.clock, logger: logger,
-                           pollInterval: min(5, configuration.janitorInterval))
-    var services: [any Service] = [worker]
+    let firstAdmin: (created: Bool, password: String?)
+    var services: [any Service]
+    do {
+        firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
+        services = try await backgroundWorkers(configuration, hub: hub, logger: logger)
+    } catch {
+        try? await database.shutdown()
+        throw error
+    }
     if let postgres = database as? PostgresDatabaseAccess { services.append(ChangeListener(database: postgres, hub: hub)) }
     services.append(DatabaseCloser(close: { try await database.shutdown() }))
     // After the closer: stopping goes backwards, so the last pull counts are written before the database closes.
@@ -148,6 +149,32 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
         },
         logger: logger
     )
+}
+
+/// The workers of the job queue: one for the janitors, and those that deliver webhooks.
+func backgroundWorkers(_ configuration: WharfConfiguration, hub: Hub, logger: Logger) async throws -> [any Service] {
+    let janitor = UploadJanitor(registry: hub.registry, expiry: configuration.uploadExpiry,
+                                interval: configuration.janitorInterval, logger: logger)
+    try await janitor.schedule(at: hub.stores.clock.now)
+    let sessionJanitor = SessionJanitor(sessions: WebSessionService(stores: hub.stores, authenticator: hub.authenticator), logger: logger)
+    try await sessionJanitor.schedule(at: hub.stores.clock.now)
+    let worker = JobWorker(jobs: hub.stores.jobs, handlers: [janitor, sessionJanitor], clock: hub.stores.clock, logger: logger,
+                           pollInterval: min(5, configuration.janitorInterval))
+    return [worker] + (try await webhookWorkers(configuration, hub: hub, logger: logger))
+}
+
+/// The workers that deliver webhooks: leases of a previous run of this process are ended (SQLite
+/// has no other user), and every webhook with pending deliveries is woken.
+func webhookWorkers(_ configuration: WharfConfiguration, hub: Hub, logger: Logger) async throws -> [any Service] {
+    let deliverer = WebhookDeliverer(
+        stores: hub.stores, settings: configuration.webhooks,
+        transport: HTTPWebhookTransport(policy: WebhookAddressPolicy(settings: configuration.webhooks)), logger: logger
+    )
+    if hub.stores.isSingleProcess { try await hub.stores.jobs.releaseLeases() }
+    try await deliverer.resume()
+    return (0..<configuration.webhookWorkers).map { _ in
+        JobWorker(jobs: hub.stores.jobs, handlers: [deliverer], clock: hub.stores.clock, logger: logger, pollInterval: 1)
+    }
 }
 
 /// Closes the stores after the server has stopped.

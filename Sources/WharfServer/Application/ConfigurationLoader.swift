@@ -2,6 +2,8 @@ import Configuration
 import Foundation
 import Logging
 import SystemPackage
+import WharfCore
+import WharfHub
 
 /// A setting that cannot be used, with a message naming it and where it may come from.
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -95,6 +97,7 @@ public enum ConfigurationLoader {
             try check(interval, "pull-count-interval", interval >= 0.05 && interval <= 3600, "between 0.05 and 3600 seconds")
             c.pullCountInterval = interval
         }
+        try await resolveWebhooks(values, into: &c)
         if let signup = try await values.bool("signup") { c.signupEnabled = signup }
         if let limit = try await values.int("private-repo-limit") {
             try check(limit, "private-repo-limit", limit >= 0, "a number of repositories, 0 or more")
@@ -106,6 +109,41 @@ public enum ConfigurationLoader {
         }
         c.initialAdminPassword = try await values.string("admin-password", secret: true).flatMap { $0.isEmpty ? nil : $0 }
         return c
+    }
+
+    /// The public URL and the webhook settings.
+    static func resolveWebhooks(_ values: Values, into c: inout WharfConfiguration) async throws {
+        if let url = try await values.string("public-url") {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+                throw invalid("public-url", url, "an http or https URL such as https://wharf.example.com")
+            }
+            c.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        if let allow = try await values.bool("webhook-allow-private") { c.webhooks.allowPrivate = allow }
+        if let networks = try await values.string("webhook-allowed-networks") {
+            guard let parsed = IPNetwork.list(networks) else {
+                throw invalid("webhook-allowed-networks", networks, "a comma-separated list of addresses and networks, such as 10.1.0.0/16")
+            }
+            c.webhooks.allowedNetworks = parsed
+        }
+        let seconds: [(String, WritableKeyPath<WebhookSettings, Double>, ClosedRange<Double>)] = [
+            ("webhook-timeout", \.timeout, 0.1...300), ("webhook-retry-delay", \.retryDelay, 0.01...86400),
+            ("webhook-retry-max-delay", \.retryMaxDelay, 0.01...86400), ("webhook-retry-for", \.retryFor, 0...(30 * 86400)),
+        ]
+        for (key, path, range) in seconds {
+            if let value = try await values.double(key) {
+                try check(value, key, range.contains(value), "between \(range.lowerBound) and \(range.upperBound) seconds")
+                c.webhooks[keyPath: path] = value
+            }
+        }
+        if let count = try await values.int("webhook-disable-after") {
+            try check(count, "webhook-disable-after", count >= 1, "at least 1")
+            c.webhooks.disableAfter = count
+        }
+        if let workers = try await values.int("webhook-workers") {
+            try check(workers, "webhook-workers", (1...64).contains(workers), "from 1 to 64")
+            c.webhookWorkers = workers
+        }
     }
 
     /// Typed reads that turn a value of the wrong type, from any source, into a clear error.

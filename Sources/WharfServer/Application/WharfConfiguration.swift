@@ -37,6 +37,14 @@ public struct WharfConfiguration: Sendable {
     /// How often pulls counted in memory are written to the database, in seconds (a crash loses at most this much).
     public var pullCountInterval: Double = 1
 
+    /// The server's address as people reach it (`https://wharf.example.com`), for URLs written
+    /// outside a request (webhook payloads); nil for `url()`.
+    public var publicURL: String?
+    /// How webhooks are delivered and which addresses they may call.
+    public var webhooks = WebhookSettings()
+    /// Webhooks delivered at the same time (each webhook's own deliveries go one at a time, in order).
+    public var webhookWorkers = 4
+
     /// Whether people may sign up through the API.
     public var signupEnabled = true
     /// Private repositories per account unless an admin sets another limit.
@@ -70,6 +78,8 @@ public struct WharfConfiguration: Sendable {
         settings.defaultPrivateRepoLimit = defaultPrivateRepoLimit
         settings.usesTLS = usesTLS
         settings.blobRedirectSeconds = blobRedirect ? 600 : nil
+        settings.publicURL = publicURL ?? url()
+        settings.webhooks = webhooks
         return settings
     }
 

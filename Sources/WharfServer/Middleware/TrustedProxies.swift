@@ -1,52 +1,31 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import WharfCore
 
 /// The proxies (`--trusted-proxies CIDR,…`) whose `X-Forwarded-For` / `Forwarded` and
 /// `X-Forwarded-Proto` headers Wharf believes. From anyone else those headers are ignored, so a
 /// client cannot pick its own address to dodge the login throttle.
 public struct TrustedProxies: Sendable, Equatable {
-    struct Network: Sendable, Equatable {
-        let address: [UInt8]
-        let prefix: Int
-    }
-
-    let networks: [Network]
+    let networks: [IPNetwork]
 
     /// Nobody is trusted.
     public static let none = TrustedProxies(networks: [])
 
     /// Parses `10.0.0.0/8,192.168.1.7,::1/128`; nil when an entry is not an address or a network.
     public init?(_ list: String) {
-        var networks: [Network] = []
-        for entry in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
-            let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
-            guard let address = Self.bytes(parts[0]) else { return nil }
-            let prefix = parts.count == 2 ? Int(parts[1]) : address.count * 8
-            guard let prefix, (0...address.count * 8).contains(prefix) else { return nil }
-            networks.append(Network(address: address, prefix: prefix))
-        }
+        guard let networks = IPNetwork.list(list) else { return nil }
         self.networks = networks
     }
 
-    private init(networks: [Network]) {
+    private init(networks: [IPNetwork]) {
         self.networks = networks
     }
 
     /// Whether `address` is one of the trusted proxies.
     public func contains(_ address: String) -> Bool {
-        guard let bytes = Self.bytes(address) else { return false }
-        return networks.contains { network in
-            guard network.address.count == bytes.count else { return false }
-            var remaining = network.prefix
-            for (a, b) in zip(network.address, bytes) where remaining > 0 {
-                let bits = min(8, remaining)
-                let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
-                if a & mask != b & mask { return false }
-                remaining -= bits
-            }
-            return true
-        }
+        guard let bytes = IPNetwork.bytes(address) else { return false }
+        return networks.contains { $0.contains(bytes) }
     }
 
     /// The client behind the proxies and the scheme it used: the right-most address of the
@@ -80,15 +59,6 @@ public struct TrustedProxies: Sendable, Equatable {
             }
             return value
         }
-        return nil
-    }
-
-    /// The address's bytes (4 for IPv4, 16 for IPv6), nil when it is neither.
-    static func bytes(_ address: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, address, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, address, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
         return nil
     }
 }
