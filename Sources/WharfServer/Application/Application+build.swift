@@ -80,6 +80,7 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     RepositoryPages(site: website).register(on: router)
     TagPages(site: website).register(on: router)
     RepositorySettingsPages(site: website).register(on: router)
+    WebhookPages(site: website).register(on: router)
     OrganizationPages(site: website).register(on: router)
     routeMethods.load(router.routes.map { ($0.path.description, $0.method.rawValue) })
     return router

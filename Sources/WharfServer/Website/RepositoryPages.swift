@@ -90,7 +90,10 @@ enum RepositoryNavigation {
     static func items(for name: RepositoryName, current: String, admin: Bool) -> [[String: Any]] {
         let base = WebViews.url(of: name)
         var items: [(String, String, String)] = [("overview", "Overview", base), ("tags", "Tags", "\(base)/tags")]
-        if admin { items.append(("settings", "Settings", "/r/\(name.value)/settings")) }
+        if admin {
+            items.append(("webhooks", "Webhooks", "/r/\(name.value)/webhooks"))
+            items.append(("settings", "Settings", "/r/\(name.value)/settings"))
+        }
         return items.map { ["key": $0.0, "label": $0.1, "url": $0.2, "current": $0.0 == current] }
     }
 }

@@ -26,5 +26,7 @@ enum WebTemplates {
         ("tag", EmbeddedFiles.templateTag),
         ("tags", EmbeddedFiles.templateTags),
         ("tokens", EmbeddedFiles.templateTokens),
+        ("webhook", EmbeddedFiles.templateWebhook),
+        ("webhooks", EmbeddedFiles.templateWebhooks),
     ]
 }
