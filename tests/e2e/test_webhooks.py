@@ -583,6 +583,7 @@ def test_webhook_failing_for_good_is_disabled_until_reenabled(registry_factory):
         # A delivery held while disabled may go out on re-enabling, before v4; nothing else.
         assert [push_tag(h) for h in failing.requests(lambda h: h.status == 200)] in (
             ["v4"], ["v3", "v4"]), failing.summary()
+        healthy.wait_for_requests(1, match=is_push_of("v4"))
         assert [push_tag(h) for h in healthy.requests()] == ["v1", "v2", "v3", "v4"], \
             healthy.summary()
         assert get_json(server, hook_path(hooks, witness), "alice")["enabled"] is True

@@ -41,7 +41,7 @@ struct WebhookPages: Sendable {
             try await site.submit(request, context: context) { visit, form in
                 try await act(context, visit) { name, id, principal in
                     _ = try await hub.webhooks.update(id, in: .repository(name), draft(form, creating: false), by: principal)
-                    return "Webhook saved."
+                    return "saved"
                 }
             }
         }
@@ -49,7 +49,7 @@ struct WebhookPages: Sendable {
             try await site.submit(request, context: context) { visit, _ in
                 try await act(context, visit) { name, id, principal in
                     _ = try await hub.webhooks.sendTest(id, in: .repository(name), by: principal)
-                    return "Test event queued; it appears in the log below once sent."
+                    return "tested"
                 }
             }
         }
@@ -57,7 +57,7 @@ struct WebhookPages: Sendable {
             try await site.submit(request, context: context) { visit, _ in
                 try await act(context, visit) { name, id, principal in
                     _ = try await hub.webhooks.redeliver(try context.parameters.require("delivery"), of: id, in: .repository(name), by: principal)
-                    return "Delivery queued again."
+                    return "redelivered"
                 }
             }
         }
@@ -70,7 +70,11 @@ struct WebhookPages: Sendable {
         }
     }
 
-    static let notices = ["created": "Webhook added. Send a test event to check the receiver.", "deleted": "Webhook deleted."]
+    /// The notices a redirect after an action names.
+    static let notices = [
+        "created": "Webhook added. Send a test event to check the receiver.", "deleted": "Webhook deleted.", "saved": "Webhook saved.",
+        "tested": "Test event queued; it appears in the log below once sent.", "redelivered": "Delivery queued again.",
+    ]
 
     private func id(_ context: WharfRequestContext) throws -> Int64 {
         guard let id = Int64(try context.parameters.require("id")) else { throw WebError.notFound }
@@ -86,14 +90,16 @@ struct WebhookPages: Sendable {
                                     format: form["format"] ?? WebhookFormat.hub, enabled: creating ? nil : form.checked("enabled"))
     }
 
-    /// Runs an action on a webhook; its page again with a notice, or with the rule's refusal explained.
+    /// Runs an action on a webhook, then sends the browser to its page with a notice (so a reload
+    /// does not repeat it); a refusal is explained on the page itself.
     private func act(_ context: WharfRequestContext, _ visit: Website.Visit,
                      _ change: (RepositoryName, Int64, Principal) async throws -> String) async throws -> Response {
         let name = try Website.repository(context)
         let id = try id(context)
         let principal = try visit.requirePrincipal()
         do {
-            return try await show(name, id, visit, notice: try await change(name, id, principal))
+            let notice = try await change(name, id, principal)
+            return PageRenderer.redirect("/r/\(name.value)/webhooks/\(id)?notice=\(notice)")
         } catch let error as HubError where [.invalid, .conflict].contains(error.kind) || error.message == "delivery not found" {
             return try await show(name, id, visit, error: error.message)
         }
