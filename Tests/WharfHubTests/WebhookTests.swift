@@ -129,6 +129,43 @@ struct WebhookTests {
         }
     }
 
+    @Test("several workers share the deliveries: each is sent once, each webhook's in order")
+    func concurrentWorkers() async throws {
+        try await TestHub.run(settings: Self.settings()) { t in
+            let receiver = try await LoopbackReceiver.start()
+            defer { Task { await receiver.stop() } }
+            _ = try await t.push("alice/app", tag: "t0", by: "alice")
+            _ = try await t.push("alice/other", tag: "t0", by: "alice")
+            for repository in ["alice/app", "alice/other"] {
+                _ = try await t.hub.webhooks.create(in: .repository(RepositoryName(repository)!), .init(name: "ci", url: receiver.url("/\(repository)")),
+                                                    by: TestHub.alice)
+            }
+            for index in 1...8 {
+                for repository in ["alice/app", "alice/other"] {
+                    _ = try await t.push(repository, tag: "t\(index)", layer: "\(repository)-\(index)", by: "alice")
+                }
+            }
+            let workers = (0..<3).map { index in
+                let (deliverer, _) = deliverer(t)
+                return JobWorker(jobs: t.hub.stores.jobs, handlers: [deliverer], clock: t.clock, logger: Logger(label: "test"),
+                                 owner: "worker-\(index)")
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in workers { group.addTask { try await drain(worker) } }
+                try await group.waitForAll()
+            }
+            let ids = receiver.received.map { $0.headers["x-wharf-delivery"] ?? "" }
+            #expect(ids.count == 16 && Set(ids).count == 16, "every delivery exactly once")
+            for repository in ["alice/app", "alice/other"] {
+                let tags = try receiver.received.filter { $0.path == "/\(repository)" }.map { request -> String in
+                    let json = try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any]
+                    return (json?["push_data"] as? [String: Any])?["tag"] as? String ?? "?"
+                }
+                #expect(tags == (1...8).map { "t\($0)" }, "\(repository) in push order")
+            }
+        }
+    }
+
     @Test("a delivery failing past the retry window fails for good; enough in a row disable the webhook, and enabling it sends what waited")
     func autoDisable() async throws {
         try await TestHub.run(settings: Self.settings(retryFor: 30, disableAfter: 2)) { t in

@@ -29,6 +29,21 @@ struct ConfigurationLoaderTests {
         #expect(c.defaultPrivateRepoLimit == 1)
     }
 
+    @Test("webhook settings and the public URL come from flags, the environment or the file")
+    func webhooks() async throws {
+        let path = try file("w.json", #"{"webhook-retry-for": 600, "webhook-disable-after": 3}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let c = try await ConfigurationLoader.load(
+            flags: ["config": path, "public-url": "https://wharf.example.com/", "webhook-allow-private": "true", "webhook-workers": "2"],
+            environment: ["WHARF_WEBHOOK_ALLOWED_NETWORKS": "10.1.0.0/16, fd00::/8", "WHARF_WEBHOOK_RETRY_DELAY": "0.5"])
+        #expect(c.publicURL == "https://wharf.example.com" && c.hubSettings.publicURL == "https://wharf.example.com")
+        #expect(c.webhooks.allowPrivate && c.webhookWorkers == 2 && c.webhooks.retryDelay == 0.5)
+        #expect(c.webhooks.allowedNetworks.map(\.description) == ["10.1.0.0/16", "fd00::/8"])
+        #expect(c.webhooks.retryFor == 600 && c.webhooks.disableAfter == 3 && c.webhooks.timeout == 10)
+        let defaults = try await ConfigurationLoader.load(flags: ["port": "7000"], environment: [:])
+        #expect(defaults.hubSettings.publicURL == "http://127.0.0.1:7000" && !defaults.webhooks.allowPrivate)
+    }
+
     @Test("a YAML file works like a JSON one, and the environment names the file too")
     func yaml() async throws {
         let path = try file("c.yaml", "port: 7100\nprivate-repo-limit: 3\nadmin-password: from-the-file\n")
@@ -47,6 +62,12 @@ struct ConfigurationLoaderTests {
         ([:], ["WHARF_LOG_LEVEL": "loud"]),
         (["tls-cert": "/x.pem"], [:]),
         (["config": "/no/such/file.json"], [:]),
+        (["public-url": "ftp://x"], [:]),
+        ([:], ["WHARF_WEBHOOK_ALLOWED_NETWORKS": "10.0.0.0/40"]),
+        (["webhook-timeout": "0"], [:]),
+        ([:], ["WHARF_WEBHOOK_DISABLE_AFTER": "0"]),
+        (["webhook-workers": "100"], [:]),
+        (["webhook-allow-private": "sometimes"], [:]),
     ])
     func refusals(flags: [String: String], environment: [String: String]) async throws {
         await #expect(throws: ConfigurationError.self) {
