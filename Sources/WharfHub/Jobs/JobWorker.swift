@@ -42,17 +42,23 @@ public struct JobWorker: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            var ranOne = false
+        while !stopping {
             do {
-                ranOne = try await runNext()
+                if try await runNext() { continue }
+                // Nothing due: wait, with reads only (a claim is a write), until a job is due.
+                while !stopping {
+                    let wait = try await idleWait()
+                    if wait <= 0 { break }
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(wait)) }
+                }
             } catch {
                 logger.error("job queue unavailable", metadata: ["error": "\(error)"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(pollInterval)) }
             }
-            if ranOne { continue }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(try await idleWait())) }
         }
     }
+
+    private var stopping: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
 
     /// Claims and runs one due job; false when none was due.
     @discardableResult
@@ -85,8 +91,10 @@ public struct JobWorker: Service {
         min(3600, pow(2, Double(max(1, min(attempt, 12)))))
     }
 
+    /// Seconds until the next job is due (0: now), at most `pollInterval` (other replicas may queue work).
     private func idleWait() async throws -> Double {
         guard let due = try await jobs.nextDue(kinds: Array(handlers.keys)) else { return pollInterval }
-        return min(pollInterval, max(0.05, due.timeIntervalSince(clock.now)))
+        let wait = due.timeIntervalSince(clock.now)
+        return wait <= 0 ? 0 : min(pollInterval, max(0.05, wait))
     }
 }

@@ -112,7 +112,8 @@ struct WebhookPages: Sendable {
         var data = try await header(name, principal: principal)
         data["webhooks"] = webhooks.map { webhook -> [String: Any] in
             ["id": webhook.id, "name": webhook.name, "url": webhook.url, "events": webhook.events.joined(separator: ", "),
-             "format": webhook.format, "enabled": webhook.enabled, "signed": webhook.secret != nil]
+             "format": webhook.format, "enabled": webhook.enabled, "signed": webhook.secret != nil,
+             "disabledReason": webhook.disabledReason as Any]
         }
         data["error"] = error
         data["notice"] = notice
