@@ -38,6 +38,14 @@ struct WebhookTests {
         while try await worker.runNext() {}
     }
 
+    /// `alice/app` with tag v1 and a webhook `ci` to a fresh receiver (stopped by the caller).
+    func hooked(_ t: TestHub) async throws -> (LoopbackReceiver, Webhook) {
+        let receiver = try await LoopbackReceiver.start()
+        _ = try await t.push("alice/app", tag: "v1", by: "alice")
+        let webhook = try await t.hub.webhooks.create(in: .repository(Self.app), .init(name: "ci", url: receiver.url()), by: TestHub.alice)
+        return (receiver, webhook)
+    }
+
     static let app = RepositoryName("alice/app")!
 
     @Test("a push queues a delivery with the change; the job sends Docker Hub's payload, signed with the secret")
@@ -235,10 +243,8 @@ struct WebhookTests {
     @Test("a receiver whose address became refused is not called: the delivery fails at once, saying why")
     func refusedAtDelivery() async throws {
         try await TestHub.run(settings: Self.settings()) { t in
-            let receiver = try await LoopbackReceiver.start()
+            let (receiver, webhook) = try await hooked(t)
             defer { Task { await receiver.stop() } }
-            _ = try await t.push("alice/app", tag: "v1", by: "alice")
-            let webhook = try await t.hub.webhooks.create(in: .repository(Self.app), .init(name: "ci", url: receiver.url()), by: TestHub.alice)
             _ = try await t.push("alice/app", tag: "v2", layer: "v2", by: "alice")
             try await drain(deliverer(t, allowPrivate: false).1)
             #expect(receiver.received.isEmpty)
@@ -343,10 +349,8 @@ struct WebhookTests {
     @Test("redeliver sends the same body as a new delivery; the receiver's callback is recorded on the delivery")
     func redeliverAndCallback() async throws {
         try await TestHub.run(settings: Self.settings()) { t in
-            let receiver = try await LoopbackReceiver.start()
+            let (receiver, webhook) = try await hooked(t)
             defer { Task { await receiver.stop() } }
-            _ = try await t.push("alice/app", tag: "v1", by: "alice")
-            let webhook = try await t.hub.webhooks.create(in: .repository(Self.app), .init(name: "ci", url: receiver.url()), by: TestHub.alice)
             _ = try await t.push("alice/app", tag: "v2", layer: "v2", by: "alice")
             let worker = deliverer(t).1
             try await drain(worker)
