@@ -11,22 +11,22 @@ X-Wharf-Event / X-Wharf-Delivery / X-Wharf-Webhook / X-Wharf-Signature-256)."""
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
+import os
 import time
+from collections import Counter
 
 import pytest
 import requests
 
+import harness
 from harness import wait_for
 from hubapi import (ADMIN_PASSWORD, create_repository, docker_login, docker_logout, is_int,
                     password, pretty, push_small_image, sign_up, user_client)
-from oci import ALL_MANIFESTS, OCI_MANIFEST, describe
-from webhook_receiver import Received, WebhookReceiver
+from oci import ALL_MANIFESTS, OCI_MANIFEST, describe, make_image
+from webhook_receiver import SECRET, Received, WebhookReceiver, assert_signed
 
 pytestmark = pytest.mark.wharf_only(reason="Wharf's webhooks")
 
-SECRET = "It's a secret to everybody: 7f3a9c"
 # Receivers on loopback, and retries that come quickly (0.2 s, doubling, at most 1 s apart).
 ALLOW_PRIVATE = ["--webhook-allow-private", "true"]
 FAST_RETRIES = ["--webhook-retry-delay", "0.2", "--webhook-retry-max-delay", "1"]
@@ -213,15 +213,6 @@ def assert_wharf_request(hit: Received, event: str, hook: dict,
     assert hit.delivery, f"no X-Wharf-Delivery\n{hit.describe()}"
     ctype = hit.headers.get("Content-Type", "").split(";")[0].strip().lower()
     assert ctype == content_type, hit.describe()
-
-
-def assert_signed(hit: Received, secret: str = SECRET):
-    expected = "sha256=" + hmac.new(secret.encode(), hit.body, hashlib.sha256).hexdigest()
-    got = hit.headers.get("X-Wharf-Signature-256")
-    assert got is not None, f"no X-Wharf-Signature-256\n{hit.describe()}"
-    assert hmac.compare_digest(got, expected), (
-        f"X-Wharf-Signature-256 {got!r} is not HMAC-SHA256(secret, body) {expected!r}\n"
-        f"{hit.describe()}")
 
 
 def assert_hub_repository(repository: dict, server, namespace: str, name: str,
@@ -818,3 +809,171 @@ def test_tag_delete_is_delivered_to_a_webhook_subscribed_to_it(registry_factory)
         assert delivered["event"] == "tag_delete", pretty(delivered)
         assert [d["id"] for d in deliveries(server, "alice", hook_url)] == [hit.delivery]
         assert len(receiver.requests()) == 1, receiver.summary()
+
+
+# --------------------------------------------------------------------------------------
+# Replicas
+# --------------------------------------------------------------------------------------
+
+# Replicas share one PostgreSQL database: this runs only with E2E_DATABASE=postgres
+# (scripts/test-postgres).  With E2E_STORAGE=s3 too they also share the bucket
+# (harness.start_replicas); otherwise each keeps its blobs in its own data folder, so each image
+# is pushed whole, blobs and manifest, through the replica that gets its manifest.
+ON_POSTGRES = (harness.REGISTRY_KIND == "wharf"
+               and os.environ.get("E2E_DATABASE") == "postgres")
+ON_POSTGRES_SKIP_REASON = (
+    "replicas share one PostgreSQL database: run Wharf with E2E_DATABASE=postgres "
+    "(scripts/test-postgres)")
+
+
+def start_webhook_replicas(registry_factory, count: int, *flags: str) -> list:
+    """`count` Wharf servers with `flags` on one fresh PostgreSQL database (and one S3 prefix
+    with E2E_STORAGE=s3); their administrator has ADMIN_PASSWORD."""
+    if harness.SHARED_STORES:
+        assert harness.REPLICA_ADMIN_PASSWORD == ADMIN_PASSWORD
+        return harness.start_replicas(registry_factory, count, extra_args=list(flags))
+    shared = {"WHARF_DATABASE": harness.create_postgres_database(),
+              "WHARF_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    # One after the other: the first creates the schema.
+    return [registry_factory(env=shared, extra_args=list(flags)) for _ in range(count)]
+
+
+def senders(replicas: list, deliveries_by_tag: dict) -> dict:
+    """{tag: ["attempt N: replica I", ...]} from the replicas' logs (each logs its attempts with
+    wharf.delivery= and wharf.attempt=): which replica sent what, to explain a failure."""
+    tag_of = {delivery: tag for tag, delivery in deliveries_by_tag.items()}
+    found = {}
+    for i, server in enumerate(replicas):
+        for line in server.log_text().splitlines():
+            fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+            tag = tag_of.get(fields.get("wharf.delivery"))
+            if tag and "wharf.attempt" in fields:
+                found.setdefault(tag, []).append(
+                    f"attempt {fields['wharf.attempt']}: replica {i} "
+                    f"({fields.get('wharf.status', fields.get('error', '?'))})")
+    return {tag: sorted(found[tag]) for tag in sorted(found)}
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason=ON_POSTGRES_SKIP_REASON)
+def test_replicas_never_send_a_delivery_twice_and_keep_push_order(registry_factory):
+    """Three replicas on one database, each with 4 webhook workers; 20 tags pushed back to back,
+    their manifests PUT to the replicas in turn, to a receiver that answers 503 to its first 3
+    requests and to the first attempt of t06, t11 and t16: every failed attempt ends the
+    sender's turn (the webhook's job waits for the retry), and whichever replica's workers
+    claim it next go on, right after a delivery another replica made.  Each of the 20
+    deliveries is answered 2xx exactly once; the first 2xx of each arrives in push order; no
+    request for a delivery comes while an earlier one is still failing; and every replica's
+    delivery log shows the 20 delivered, newest first, each with the attempts the receiver saw
+    for it: its 503s, then one 2xx."""
+    count, failures = 3, 3
+    tags = [f"t{i:02d}" for i in range(1, 21)]
+    hiccups = {"t06", "t11", "t16"}  # their first attempt is answered 503
+    replicas = start_webhook_replicas(
+        registry_factory, count, *ALLOW_PRIVATE, "--webhook-retry-delay", "0.2",
+        "--webhook-retry-max-delay", "0.5", "--webhook-workers", "4")
+    first = replicas[0]
+    sign_up(first, "alice")
+    create_repository(first, "alice", "app")
+    hooks = repo_hooks("alice", "app")
+
+    seen = set()  # deliveries the receiver has had a request for (the responder runs locked)
+
+    def answer(hit: Received) -> int:
+        first_attempt = hit.delivery not in seen
+        seen.add(hit.delivery)
+        if hit.number <= failures or (first_attempt and push_tag(hit) in hiccups):
+            return 503
+        return 200
+
+    with WebhookReceiver() as receiver:
+        receiver.set_responder(answer)
+        hook = create_webhook(first, "alice", hooks, name="replicated", url=receiver.url)
+        hook_url = hook_path(hooks, hook)
+
+        # Blobs first (each through the replica that gets the image's manifest), then the 20
+        # manifest PUTs back to back, replica 0, 1, 2, 0, ...: push order is the order of these.
+        clients = [user_client(server, "alice") for server in replicas]
+        images = {tag: make_image(n_layers=1, layer_size=2048, seed=f"replicas-{tag}")
+                  for tag in tags}
+        for i, tag in enumerate(tags):
+            clients[i % count].push_blobs("alice/app", images[tag].blobs)
+        pushed_at = {}
+        started = time.monotonic()
+        for i, tag in enumerate(tags):
+            image = images[tag]
+            clients[i % count].put_manifest("alice/app", tag, image.manifest, image.media_type)
+            pushed_at[tag] = round(time.monotonic() - started, 3)
+
+        def received_ok() -> list:
+            return receiver.requests(lambda hit: 200 <= hit.status < 300)
+
+        def context() -> str:
+            by_tag = {}
+            for hit in receiver.requests():
+                by_tag.setdefault(push_tag(hit), hit.delivery)
+            arrivals = "\n".join(
+                f"  #{hit.number} +{hit.at - started:.3f} s {push_tag(hit)} {hit.delivery} "
+                f"-> {hit.status}" for hit in receiver.requests())
+            return (f"manifest PUT acknowledged at (s after the first began): {pushed_at}\n"
+                    f"requests received:\n{arrivals}\n"
+                    f"attempts by replica (their logs): {pretty(senders(replicas, by_tag))}")
+
+        try:
+            wait_for(lambda: len({hit.delivery for hit in received_ok()}) >= len(tags), 60,
+                     interval=0.05, what=f"{len(tags)} distinct deliveries answered 2xx")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{context()}") from None
+
+        # Every replica's log: the 20, delivered (the last may still be being recorded).
+        listings = []
+        for i, server in enumerate(replicas):
+            last = {}
+
+            def logged_delivered(server=server, last=last):
+                last["listing"] = deliveries(server, "alice", hook_url)
+                done = [d for d in last["listing"] if d["state"] == "delivered"]
+                return last["listing"] if len(done) == len(tags) else None
+            try:
+                listings.append(wait_for(logged_delivered, WAIT,
+                                         what=f"replica {i}'s log showing {len(tags)} delivered"))
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\nlast seen: {pretty(last.get('listing'))}\n"
+                                     f"{context()}") from None
+        # Several retry periods (0.2-0.5 s) for a late second send of any delivery to show up.
+        time.sleep(2)
+
+        received, ok, why = receiver.requests(), received_ok(), context()
+        for hit in received:
+            assert_wharf_request(hit, "push", hook)
+        twice = {d: n for d, n in Counter(hit.delivery for hit in ok).items() if n > 1}
+        assert not twice, f"deliveries answered 2xx more than once: {twice}\n{why}"
+        assert len(ok) == len(tags), f"{len(ok)} 2xx answers for {len(tags)} pushes\n{why}"
+        assert [push_tag(hit) for hit in ok] == tags, (
+            f"the deliveries did not arrive in push order: {[push_tag(h) for h in ok]}\n{why}")
+        by_tag = {push_tag(hit): hit for hit in ok}
+        for tag in tags:
+            assert by_tag[tag].json["push_data"]["images"] == [images[tag].digest], \
+                by_tag[tag].describe()
+            assert by_tag[tag].json["push_data"]["pusher"] == "alice", by_tag[tag].describe()
+        # One at a time, in order: a request for a delivery only once the earlier ones are done.
+        order = [tags.index(push_tag(hit)) for hit in received]
+        assert order == sorted(order), f"a later delivery was sent before an earlier one\n{why}"
+        refused = Counter(push_tag(hit) for hit in received if hit.status == 503)
+        assert refused == Counter({tags[0]: failures, **{tag: 1 for tag in hiccups}}), \
+            f"503s: {dict(refused)}\n{why}"
+        assert len(received) == len(tags) + sum(refused.values()), why
+
+        sent = Counter(hit.delivery for hit in received)
+        newest_first = [by_tag[tag].delivery for tag in reversed(tags)]
+        for i, listing in enumerate(listings):
+            assert [d["id"] for d in listing] == newest_first, (
+                f"replica {i}'s delivery log is not the 20 deliveries, newest first\n"
+                f"{pretty(listing)}\n{why}")
+            for entry in listing:
+                assert entry["state"] == "delivered" and entry["event"] == "push", pretty(entry)
+                assert attempt_codes(entry) == [503] * (sent[entry["id"]] - 1) + [200], (
+                    f"replica {i} does not record the attempts the receiver saw "
+                    f"({sent[entry['id']]}: 503s, then 200)\n{pretty(entry)}\n{why}")
+        print(f"\n{len(tags)} manifests PUT in {pushed_at[tags[-1]]:.2f} s over {count} "
+              f"replicas; all delivered {ok[-1].at - started:.2f} s after the first PUT began; "
+              f"attempts by replica: {senders(replicas, {t: h.delivery for t, h in by_tag.items()})}")

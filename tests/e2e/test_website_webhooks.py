@@ -17,8 +17,6 @@ same page checks (labels, sideways scrolling on a phone, script errors, CSP viol
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 
 import pytest
@@ -31,11 +29,10 @@ from hubapi import ADMIN_PASSWORD, create_repository, password, push_small_image
 from oci import ALL_MANIFESTS, describe
 from test_website import browsers, expect, shots  # noqa: F401 (fixtures)
 from test_website import assert_logged_in, csrf_of, log_in, notice
-from webhook_receiver import Received, WebhookReceiver
+from webhook_receiver import SECRET, WebhookReceiver, assert_signed
 
 pytestmark = pytest.mark.wharf_only(reason="the website's webhooks")
 
-SECRET = "It's a secret to everybody: 7f3a9c"
 # Receivers on loopback, and retries that come quickly.
 ALLOW_PRIVATE = ["--webhook-allow-private", "true"]
 FAST_RETRIES = ["--webhook-retry-delay", "0.2", "--webhook-retry-max-delay", "1"]
@@ -114,15 +111,6 @@ def wait_for_deliveries(b: Browser, page: str, ids: set, what: str) -> list:
         return wait_for(done, WAIT, interval=0.2, what=what)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nlast seen: {seen.get('rows')}") from None
-
-
-def assert_signed(hit: Received, secret: str = SECRET):
-    expected = "sha256=" + hmac.new(secret.encode(), hit.body, hashlib.sha256).hexdigest()
-    got = hit.headers.get("X-Wharf-Signature-256")
-    assert got is not None, f"no X-Wharf-Signature-256\n{hit.describe()}"
-    assert hmac.compare_digest(got, expected), (
-        f"X-Wharf-Signature-256 {got!r} is not HMAC-SHA256(secret, body) {expected!r}\n"
-        f"{hit.describe()}")
 
 
 def logged_body(b: Browser, delivery_id: str) -> str:

@@ -15,6 +15,8 @@ the server's threads while the test reads ``requests()`` on its own.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -224,3 +226,17 @@ class WebhookReceiver:
                             what=what or f"{count} request(s) at {self.url}")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.summary()}") from None
+
+
+# The secret the webhook tests sign with.
+SECRET = "It's a secret to everybody: 7f3a9c"
+
+
+def assert_signed(hit: "Received", secret: str = SECRET):
+    """Asserts that `hit` carries X-Wharf-Signature-256, the HMAC-SHA256 of its raw body keyed with `secret`."""
+    expected = "sha256=" + hmac.new(secret.encode(), hit.body, hashlib.sha256).hexdigest()
+    got = hit.headers.get("X-Wharf-Signature-256")
+    assert got is not None, f"no X-Wharf-Signature-256\n{hit.describe()}"
+    assert hmac.compare_digest(got, expected), (
+        f"X-Wharf-Signature-256 {got!r} is not HMAC-SHA256(secret, body) {expected!r}\n"
+        f"{hit.describe()}")
