@@ -19,6 +19,7 @@ public struct Hub: Sendable {
     public let tags: TagService
     public let registry: Registry
     public let webhooks: WebhookService
+    public let builds: BuildService
 
     public init(stores: Stores, blobs: any BlobStore, settings: HubSettings, hasher: PasswordHasher = PasswordHasher()) {
         let authenticator = Authenticator(accounts: stores.accounts, hasher: hasher, clock: stores.clock)
@@ -35,6 +36,7 @@ public struct Hub: Sendable {
         self.registry = registry
         tags = TagService(access: access, registry: registry)
         webhooks = WebhookService(stores: stores, access: access, settings: settings)
+        builds = BuildService(stores: stores, access: access, settings: settings)
     }
 
     /// The operator at the command line: may do what an administrator with a password may.

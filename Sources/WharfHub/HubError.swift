@@ -14,6 +14,8 @@ public struct HubError: Error, Equatable, Sendable, CustomStringConvertible {
         case limitReached
         /// No credentials where some are needed.
         case unauthenticated
+        /// The server cannot do this now or at all (no build engine): 503 on `/api`.
+        case unavailable
     }
 
     public let kind: Kind

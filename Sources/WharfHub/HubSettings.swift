@@ -18,6 +18,8 @@ public struct HubSettings: Sendable {
     public var publicURL = "http://127.0.0.1:5000"
     /// How webhooks are delivered.
     public var webhooks = WebhookSettings()
+    /// The engine automated builds run on (`buildah`, `docker`); nil: builds are refused.
+    public var buildEngine: String?
 
     public init() {}
 }

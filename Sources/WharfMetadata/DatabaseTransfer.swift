@@ -3,7 +3,7 @@ import SQLKit
 
 /// Copies everything an installation knows from one database to another (SQLite to PostgreSQL,
 /// say): accounts, tokens, repositories (with READMEs, stars and pull counts), manifests, tags, grants, teams,
-/// events, image platforms, webhooks with their delivery logs and the server's secrets. Upload sessions in progress, website sessions and queued jobs are not moved (clients restart
+/// events, image platforms, webhooks with their delivery logs, build settings with their builds and logs, and the server's secrets. Upload sessions in progress, website sessions and queued jobs are not moved (clients restart
 /// uploads, people log in again, recurring jobs schedule themselves again). The target must be empty; its schema is created first.
 public enum DatabaseTransfer {
     /// How a column's values travel.
@@ -43,6 +43,12 @@ public enum DatabaseTransfer {
                                 ("created_at", .real), ("finished_at", .real), ("redelivery_of", .text), ("validation", .text)]),
         ("webhook_attempts", [("delivery", .text), ("number", .integer), ("started_at", .real), ("duration_ms", .integer),
                               ("status_code", .integer), ("error", .text), ("response_excerpt", .text)]),
+        ("build_settings", [("repository", .text), ("git_url", .text), ("credentials", .text), ("autobuild", .boolean), ("rules", .text),
+                            ("trigger_id", .text), ("trigger_secret", .text), ("updated_by", .text), ("updated_at", .real)]),
+        ("builds", [("id", .integer), ("repository", .text), ("source_type", .text), ("ref", .text), ("rule", .text), ("image_tag", .text),
+                    ("status", .text), ("commit_sha", .text), ("error", .text), ("triggered_by", .text), ("cancel_requested", .boolean),
+                    ("created_at", .real), ("started_at", .real), ("finished_at", .real)]),
+        ("build_logs", [("build", .integer), ("chunk", .integer), ("text", .text)]),
     ]
 
     /// Copies every table; returns the rows copied per table.
@@ -69,7 +75,7 @@ public enum DatabaseTransfer {
         }
         if target.flavor == .postgres {
             // Rows came with their ids: the sequence continues after the highest.
-            for (table, column) in [("events", "id"), ("webhooks", "id"), ("webhook_deliveries", "number")] {
+            for (table, column) in [("events", "id"), ("webhooks", "id"), ("webhook_deliveries", "number"), ("builds", "id")] {
                 try await target.reader.raw("""
                     SELECT setval(pg_get_serial_sequence('\(unsafeRaw: table)', '\(unsafeRaw: column)'),
                                   COALESCE((SELECT MAX(\(unsafeRaw: column)) FROM \(unsafeRaw: table)), 0) + 1, false)

@@ -297,6 +297,48 @@ enum Migrations {
             """,
             "ALTER TABLE jobs ADD COLUMN poked BOOLEAN NOT NULL DEFAULT FALSE",
         ] },
+        Step(version: 9, name: "automated builds: settings, builds, logs") { f in [
+            """
+            CREATE TABLE build_settings (
+                repository TEXT COLLATE \(f.byteCollation) PRIMARY KEY REFERENCES repositories(name) ON DELETE CASCADE,
+                git_url TEXT NOT NULL,
+                credentials TEXT,
+                autobuild BOOLEAN NOT NULL,
+                rules TEXT NOT NULL,
+                trigger_id TEXT NOT NULL UNIQUE,
+                trigger_secret TEXT NOT NULL,
+                updated_by TEXT,
+                updated_at \(f.timeType) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE builds (
+                id \(f.autoIncrementKey),
+                repository TEXT COLLATE \(f.byteCollation) NOT NULL REFERENCES repositories(name) ON DELETE CASCADE,
+                source_type TEXT NOT NULL,
+                ref TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                image_tag TEXT NOT NULL,
+                status TEXT NOT NULL,
+                commit_sha TEXT,
+                error TEXT,
+                triggered_by TEXT NOT NULL,
+                cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
+                created_at \(f.timeType) NOT NULL,
+                started_at \(f.timeType),
+                finished_at \(f.timeType)
+            )
+            """,
+            "CREATE INDEX builds_by_repository ON builds(repository, id)",
+            """
+            CREATE TABLE build_logs (
+                build BIGINT NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+                chunk INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                PRIMARY KEY (build, chunk)
+            )
+            """,
+        ] },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

@@ -19,6 +19,8 @@ public struct Stores: Sendable {
     public let sessions: any SessionStore
     /// Webhooks and their deliveries.
     public let webhooks: any WebhookStore
+    /// Automated builds: settings, builds, logs.
+    public let builds: any BuildStore
     public let clock: any WallClock
     private let access: any SQLDatabaseAccess
 
@@ -40,6 +42,7 @@ public struct Stores: Sendable {
         secrets = SQLSecretStore(access: access, clock: clock)
         sessions = SQLSessionStore(access: access)
         webhooks = SQLWebhookStore(access: access)
+        builds = SQLBuildStore(access: access)
     }
 
     /// Runs `body` in one write transaction: committed when it returns, rolled back when it throws.

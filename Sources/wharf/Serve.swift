@@ -91,6 +91,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Webhooks delivered at the same time [WHARF_WEBHOOK_WORKERS] (default: 4).")
     var webhookWorkers: String?
 
+    @Option(help: "What automated builds run on: auto (buildah when installed), buildah, docker or none [WHARF_BUILD_ENGINE] (default: auto).")
+    var buildEngine: String?
+
+    @Option(help: "The Docker engine for --build-engine docker, e.g. unix:///var/run/docker.sock [WHARF_DOCKER_HOST] (default: docker's own).")
+    var dockerHost: String?
+
+    @Option(help: "Builds run at the same time on this server [WHARF_BUILD_WORKERS] (default: 1).")
+    var buildWorkers: String?
+
+    @Option(help: "Seconds a build may take before it is stopped [WHARF_BUILD_TIMEOUT] (default: 3600).")
+    var buildTimeout: String?
+
+    @Option(help: "Memory per build, e.g. 2g [WHARF_BUILD_MEMORY] (default: no limit).")
+    var buildMemory: String?
+
+    @Option(help: "Processes per build [WHARF_BUILD_PIDS] (default: no limit).")
+    var buildPids: String?
+
+    @Option(help: "Let RUN steps reach the network: true or false [WHARF_BUILD_NETWORK] (default: false).")
+    var buildNetwork: String?
+
     @Option(help: "Allow sign-up through the API: true or false [WHARF_SIGNUP] (default: true).")
     var signup: String?
 
@@ -111,7 +132,8 @@ struct Serve: AsyncParsableCommand {
             ("webhook-allowed-networks", webhookAllowedNetworks), ("webhook-timeout", webhookTimeout),
             ("webhook-retry-delay", webhookRetryDelay), ("webhook-retry-max-delay", webhookRetryMaxDelay),
             ("webhook-retry-for", webhookRetryFor), ("webhook-disable-after", webhookDisableAfter), ("webhook-workers", webhookWorkers),
-            ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
+            ("build-engine", buildEngine), ("docker-host", dockerHost), ("build-workers", buildWorkers), ("build-timeout", buildTimeout),
+            ("build-memory", buildMemory), ("build-pids", buildPids), ("build-network", buildNetwork), ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
         ]
         return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -16,6 +16,7 @@ enum APIErrorMapping {
             case .forbidden, .limitReached: .forbidden
             case .conflict: .conflict
             case .unauthenticated: .unauthorized
+            case .unavailable: .serviceUnavailable
             }
             return APIError(status, error.kind == .unauthenticated ? APIError.unauthenticated.message : error.message, field: error.field)
         case Authenticator.Failure.throttled(let wait):

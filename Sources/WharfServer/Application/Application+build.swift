@@ -73,6 +73,7 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     RepositoryAPIRoutes(auth: api, repositories: hub.repositories).register(on: router)
     OrganizationRoutes(auth: api, organizations: hub.organizations).register(on: router)
     WebhookRoutes(auth: api, webhooks: hub.webhooks).register(on: router)
+    BuildRoutes(auth: api, builds: hub.builds).register(on: router)
     OpenAPIRoute().register(on: router)
     assets.register(on: router)
     ExplorePages(site: website).register(on: router)
@@ -89,13 +90,18 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
 /// Builds the whole application for `configuration`, with the default local stores.
 public func buildApplication(_ configuration: WharfConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let database = try await configuration.openDatabase(logger: logger)
+    let builder = BuildEngines.make(choice: configuration.buildEngine, dockerHost: configuration.dockerHost,
+                                    storage: "\(configuration.dataDirectory)/build-storage", limits: configuration.buildLimits)
+    logger.info("build engine", metadata: ["wharf.builds": "\(builder.note)"])
+    var settings = configuration.hubSettings
+    settings.buildEngine = builder.engine?.name
     var dependencies: WharfDependencies
     do {
         dependencies = try await WharfDependencies.local(
             dataDirectory: configuration.dataDirectory, database: database,
             blobs: try ContentAddressedBlobStore.open(configuration.storage, dataDirectory: configuration.dataDirectory,
                                                       environment: ProcessInfo.processInfo.environment),
-            settings: configuration.hubSettings,
+            settings: settings,
             tokenLifetime: configuration.tokenLifetime, logger: logger
         )
     } catch {
@@ -109,6 +115,9 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
     do {
         firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
         services = try await backgroundWorkers(configuration, hub: hub, logger: logger)
+        if let engine = builder.engine {
+            services += buildWorkers(configuration, engine: engine, hub: hub, tokens: dependencies.tokens, logger: logger)
+        }
     } catch {
         try? await database.shutdown()
         throw error
@@ -175,6 +184,22 @@ func webhookWorkers(_ configuration: WharfConfiguration, hub: Hub, logger: Logge
     try await deliverer.resume()
     return (0..<configuration.webhookWorkers).map { _ in
         JobWorker(jobs: hub.stores.jobs, handlers: [deliverer], clock: hub.stores.clock, logger: logger, pollInterval: 1)
+    }
+}
+
+/// The workers that run automated builds (only where there is an engine: a replica without one
+/// leaves queued builds to those that have one).
+func buildWorkers(_ configuration: WharfConfiguration, engine: any BuildEngine, hub: Hub, tokens: TokenService,
+                  logger: Logger) -> [any Service] {
+    let runner = BuildRunner(
+        stores: hub.stores, engine: engine, limits: configuration.buildLimits, registryAddress: configuration.address(),
+        pushToken: { repository, subject in
+            try await tokens.issue(subject: subject, access: [ResourceAccess(type: "repository", name: repository.value, actions: ["pull", "push"])])
+        },
+        logger: logger
+    )
+    return (0..<configuration.buildWorkers).map { _ in
+        JobWorker(jobs: hub.stores.jobs, handlers: [runner], clock: hub.stores.clock, logger: logger, pollInterval: 1)
     }
 }
 

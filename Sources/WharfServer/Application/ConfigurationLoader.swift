@@ -98,6 +98,7 @@ public enum ConfigurationLoader {
             c.pullCountInterval = interval
         }
         try await resolveWebhooks(values, into: &c)
+        try await resolveBuilds(values, into: &c)
         if let signup = try await values.bool("signup") { c.signupEnabled = signup }
         if let limit = try await values.int("private-repo-limit") {
             try check(limit, "private-repo-limit", limit >= 0, "a number of repositories, 0 or more")
@@ -144,6 +145,34 @@ public enum ConfigurationLoader {
             try check(workers, "webhook-workers", (1...64).contains(workers), "from 1 to 64")
             c.webhookWorkers = workers
         }
+    }
+
+    /// The build engine and the limits builds run under.
+    static func resolveBuilds(_ values: Values, into c: inout WharfConfiguration) async throws {
+        if let engine = try await values.string("build-engine") {
+            guard ["auto", "buildah", "docker", "none"].contains(engine) else { throw invalid("build-engine", engine, "auto, buildah, docker or none") }
+            c.buildEngine = engine
+        }
+        c.dockerHost = try await values.string("docker-host")
+        if let workers = try await values.int("build-workers") {
+            try check(workers, "build-workers", (1...16).contains(workers), "from 1 to 16")
+            c.buildWorkers = workers
+        }
+        if let timeout = try await values.double("build-timeout") {
+            try check(timeout, "build-timeout", timeout >= 1 && timeout <= 24 * 3600, "between 1 and 86400 seconds")
+            c.buildLimits.timeout = timeout
+        }
+        if let memory = try await values.string("build-memory") {
+            guard memory.range(of: "^[0-9]+[kmgKMG]?$", options: .regularExpression) != nil else {
+                throw invalid("build-memory", memory, "a size such as 512m or 2g")
+            }
+            c.buildLimits.memory = memory
+        }
+        if let pids = try await values.int("build-pids") {
+            try check(pids, "build-pids", pids >= 16, "at least 16")
+            c.buildLimits.pids = pids
+        }
+        if let network = try await values.bool("build-network") { c.buildLimits.network = network }
     }
 
     /// Typed reads that turn a value of the wrong type, from any source, into a clear error.

@@ -45,6 +45,15 @@ public struct WharfConfiguration: Sendable {
     /// Webhooks delivered at the same time (each webhook's own deliveries go one at a time, in order).
     public var webhookWorkers = 4
 
+    /// `auto` (buildah when installed), `buildah`, `docker` or `none`: what automated builds run on.
+    public var buildEngine = "auto"
+    /// The Docker engine for `--build-engine docker` (`unix:///var/run/docker.sock`, `tcp://…`); nil: docker's default.
+    public var dockerHost: String?
+    /// Builds run at the same time on this replica.
+    public var buildWorkers = 1
+    /// Time, memory, processes and network of each build.
+    public var buildLimits = BuildLimits()
+
     /// Whether people may sign up through the API.
     public var signupEnabled = true
     /// Private repositories per account unless an admin sets another limit.

@@ -20,7 +20,7 @@ enum RegistryErrorMapping {
             case .notFound: .nameUnknown
             case .unauthenticated: .unauthorized
             case .invalid: .nameInvalid
-            case .forbidden, .limitReached, .conflict: .denied
+            case .forbidden, .limitReached, .conflict, .unavailable: .denied
             }
             return RegistryError(code, error.message)
         case is NIOTooManyBytesError:

@@ -89,6 +89,7 @@ struct Website: Sendable {
             case .unauthenticated: webError = .logIn(returningTo: visit.path)
             case .forbidden, .limitReached: webError = WebError(status: .forbidden, message: error.message)
             case .invalid, .conflict: webError = WebError(status: .badRequest, message: error.message)
+            case .unavailable: webError = WebError(status: .serviceUnavailable, message: error.message)
             }
         case Authenticator.Failure.throttled(let wait):
             webError = WebError(status: .tooManyRequests, message: "Too many failed attempts; try again in \(wait) seconds.")
