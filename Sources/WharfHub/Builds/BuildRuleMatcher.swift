@@ -27,7 +27,8 @@ enum BuildRuleMatcher {
     /// The regular expression of a `/…/` source; nil for a plain name.
     static func regex(_ source: String) -> NSRegularExpression? {
         guard source.count >= 2, source.hasPrefix("/"), source.hasSuffix("/") else { return nil }
-        return try? NSRegularExpression(pattern: String(source.dropFirst().dropLast()))
+        let inner = String(source.dropFirst().dropLast())
+        return try? NSRegularExpression(pattern: inner.isEmpty ? "(?:)" : inner)
     }
 
     /// `tag` with characters a tag may not hold replaced by `-`; nil when nothing valid is left.
