@@ -99,6 +99,9 @@ struct BuildTests {
             } catch let error as HubError {
                 #expect(error.kind == .notFound && error.field == "ref")
             }
+            await #expect(throws: HubError.self, "a ref with a NUL (PostgreSQL cannot store it) is refused") {
+                try await t.hub.builds.trigger(Self.app, ref: "main\u{0}", by: TestHub.alice)
+            }
             let jobs = try await t.hub.stores.jobs.jobs().filter { $0.kind == BuildRunner.kind }
             #expect(Set(jobs.map(\.payload)) == Set(try await t.hub.stores.builds.builds(of: Self.app, limit: 10).map { String($0.id) }))
             await #expect(throws: HubError.self, "a reader may not build") {

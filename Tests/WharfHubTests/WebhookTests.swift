@@ -385,6 +385,8 @@ struct WebhookTests {
                 (.init(name: "x", url: "http://127.0.0.1:9/", events: ["pull"]), "events"),
                 (.init(name: "x", url: "http://127.0.0.1:9/", format: "xml"), "format"),
                 (.init(name: "x"), "url"),
+                (.init(name: "~\u{0}", url: "http://127.0.0.1:9/"), "name"),
+                (.init(name: "x", url: "http://127.0.0.1:9/", secret: "a\u{0}b"), "secret"),
             ]
             for (draft, field) in cases {
                 do {

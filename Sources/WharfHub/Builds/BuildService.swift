@@ -81,7 +81,9 @@ public struct BuildService: Sendable {
             throw HubError.notFound("build settings")
         }
         let trimmed = ref.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 255 else { throw HubError.invalid("ref", "ref must name a branch or a tag") }
+        guard trimmed.count <= 255, trimmed.range(of: Self.refPattern, options: .regularExpression) != nil else {
+            throw HubError.invalid("ref", "ref must name a branch or a tag (letters, digits, ., _, - and /)")
+        }
         let candidates: [(String, String)] = if trimmed.hasPrefix("refs/heads/") {
             [("branch", String(trimmed.dropFirst("refs/heads/".count)))]
         } else if trimmed.hasPrefix("refs/tags/") {
@@ -146,7 +148,7 @@ public struct BuildService: Sendable {
         } else {
             ("", "")
         }
-        guard !type.isEmpty else { return [] }
+        guard !type.isEmpty, name.count <= 255, name.range(of: Self.refPattern, options: .regularExpression) != nil else { return [] }
         return try await queue(settings, sourceType: type, name: name, by: Build.triggerActor)
     }
 
@@ -196,7 +198,8 @@ public struct BuildService: Sendable {
                 throw HubError.invalid("\(field).tag", "tag must be a tag or a template such as {sourceref} or v{\\1}")
             }
             guard rule.buildArgs.count <= 50,
-                  rule.buildArgs.keys.allSatisfy({ $0.range(of: Self.buildArgPattern, options: .regularExpression) != nil }) else {
+                  rule.buildArgs.keys.allSatisfy({ $0.range(of: Self.buildArgPattern, options: .regularExpression) != nil }),
+                  rule.buildArgs.values.allSatisfy({ $0.count <= 4096 && !WebhookService.hasControlCharacters($0) }) else {
                 throw HubError.invalid("\(field).build_args", "build_args are at most 50 NAME: value pairs, names of letters, digits and _")
             }
         }
@@ -209,6 +212,8 @@ public struct BuildService: Sendable {
     /// An image tag, or a template of one with `{sourceref}` and `{\1}`….
     static let tagTemplatePattern = #"^[A-Za-z0-9_.{}\\-]+$"#
     static let buildArgPattern = #"^[A-Za-z_][A-Za-z0-9_]{0,99}$"#
+    /// A branch or tag name as Wharf takes it.
+    static let refPattern = #"^[A-Za-z0-9._/-]+$"#
 
     static func random() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -194,14 +194,18 @@ public struct WebhookService: Sendable {
     private func apply(_ draft: Draft, to webhook: inout Webhook) async throws {
         if let name = draft.name {
             let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard (1...100).contains(trimmed.count) else { throw HubError.invalid("name", "name must be 1 to 100 characters") }
+            guard (1...100).contains(trimmed.count), !Self.hasControlCharacters(trimmed) else {
+                throw HubError.invalid("name", "name must be 1 to 100 characters, without control characters")
+            }
             webhook.name = trimmed
         }
         if let url = draft.url {
             webhook.url = try await checkedURL(url)
         }
         if let secret = draft.secret {
-            guard secret.count <= 256 else { throw HubError.invalid("secret", "secret is at most 256 characters") }
+            guard secret.count <= 256, !Self.hasControlCharacters(secret) else {
+                throw HubError.invalid("secret", "secret is at most 256 characters, without control characters")
+            }
             webhook.secret = secret.isEmpty ? nil : secret
         }
         if let events = draft.events {
@@ -222,7 +226,7 @@ public struct WebhookService: Sendable {
     /// The URL, when it is http(s) with a host that does not resolve to a refused address.
     private func checkedURL(_ raw: String) async throws -> String {
         let url = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard url.count <= 2000, let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+        guard url.count <= 2000, !Self.hasControlCharacters(url), let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = parsed.host, !host.isEmpty else {
             throw HubError.invalid("url", "url must be an http or https URL with a host")
         }
@@ -237,6 +241,11 @@ public struct WebhookService: Sendable {
             // A name that does not resolve now may later; each delivery checks again.
         }
         return url
+    }
+
+    /// Whether `text` holds a control character (NUL cannot even be stored in PostgreSQL text).
+    static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
     private static func isDeliveryID(_ text: String) -> Bool {
