@@ -149,7 +149,7 @@ def test_an_owner_adds_a_webhook_sends_a_test_event_redelivers_disables_and_dele
     with WebhookReceiver() as receiver:
         # -- the repository's Webhooks tab: nothing yet ----------------------------------------
         alice.open("/r/alice/app")
-        assert tabs(alice) == ["Overview", "Tags", "Webhooks", "Settings"], tabs(alice)
+        assert tabs(alice) == ["Overview", "Tags", "Builds", "Webhooks", "Settings"], tabs(alice)
         tab = alice.link("Webhooks", within=alice.one("nav.tabs"))
         assert tab.get_dom_attribute("href") == "/r/alice/app/webhooks", \
             tab.get_attribute("outerHTML")

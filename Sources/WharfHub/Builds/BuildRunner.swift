@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import WharfCore
 import WharfMetadata
 
@@ -35,7 +36,7 @@ public struct BuildRunner: JobHandler {
         guard let id = Int64(job.payload), var build = try await stores.builds.build(id) else { return nil }
         switch build.status {
         case .running:
-            try await finish(&build, .failed, "interrupted: the server stopped during the build")
+            try await finish(&build, .failed, Self.interrupted)
             return nil
         case .success, .failed, .cancelled:
             return nil
@@ -59,8 +60,7 @@ public struct BuildRunner: JobHandler {
         let outcome = await watch(work, build: id, log: log)
         await log.flush()
         switch outcome {
-        case .success(let commit):
-            build.commit = commit ?? build.commit
+        case .success:
             try await finish(&build, .success, nil)
         case .failure(let error as BuildStop):
             await log.line("==> \(error.description)")
@@ -69,11 +69,13 @@ public struct BuildRunner: JobHandler {
         case .failure(let error):
             await log.line("==> Failed: \(error)")
             await log.flush()
-            build.commit = try await stores.builds.build(id)?.commit
             try await finish(&build, .failed, "\(error)")
         }
         return nil
     }
+
+    /// Why a build that was running when the server stopped failed.
+    static let interrupted = "interrupted: the server stopped during the build"
 
     /// Why a build was stopped from outside.
     struct BuildStop: Error, CustomStringConvertible {
@@ -90,6 +92,7 @@ public struct BuildRunner: JobHandler {
                 if Task.isCancelled { break }
                 await log.flush()
                 if Date() > deadline { return BuildStop(cancelled: false, description: "stopped after the time limit of \(Int(limits.timeout)) seconds") }
+                if Task.isShuttingDownGracefully { return BuildStop(cancelled: false, description: Self.interrupted) }
                 if (try? await stores.builds.build(id))?.cancelRequested == true { return BuildStop(cancelled: true, description: "cancelled") }
             }
             return nil
@@ -141,7 +144,9 @@ public struct BuildRunner: JobHandler {
         return commit
     }
 
+    /// Ends the build with `status`, on the latest row (the commit and a cancel request written meanwhile stay).
     private func finish(_ build: inout Build, _ status: Build.Status, _ error: String?) async throws {
+        build = try await stores.builds.build(build.id) ?? build
         build.status = status
         build.error = error.map { String($0.prefix(500)) }
         build.finishedAt = stores.clock.now

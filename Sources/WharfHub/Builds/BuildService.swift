@@ -206,7 +206,7 @@ public struct BuildService: Sendable {
     }
 
     /// A git server's URL (the OpenAPI description says the same).
-    static let gitURLPattern = #"^((https?|ssh|git)://([A-Za-z0-9_][A-Za-z0-9._-]*@)?[A-Za-z0-9][A-Za-z0-9.-]{0,62}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?|[A-Za-z0-9_][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]{0,62}:[A-Za-z0-9._~/-]+)$"#
+    static let gitURLPattern = #"^((https?|ssh|git)://([A-Za-z0-9_][A-Za-z0-9._-]*@)?[A-Za-z0-9][A-Za-z0-9.-]{0,62}(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[A-Za-z0-9._~/-]*)?|[A-Za-z0-9_][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]{0,62}:[A-Za-z0-9._~/-]+)$"#
     /// A path inside the checkout: components that do not start with a dot (so no `..`), or `.` itself.
     static let pathPattern = #"^([A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*|\.)$"#
     /// An image tag, or a template of one with `{sourceref}` and `{\1}`….

@@ -57,10 +57,34 @@ enum CommandRunner {
             for await code in exits { status = code }
             return status
         } onCancel: {
+            // Descendants first, found before anything dies (then they would be re-parented):
+            // a container runtime starts the build's RUN steps in sessions of their own.
+            for process in descendants(of: group) { kill(process, SIGKILL) }
             kill(-group, SIGKILL)
         }
         try Task.checkCancellation()
         guard status == 0 else { throw Failure(program: arguments.first ?? "?", status: status) }
+    }
+
+    /// Every process below `root` in the process tree, from `/proc`.
+    static func descendants(of root: pid_t) -> [pid_t] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var children: [pid_t: [pid_t]] = [:]
+        for entry in entries {
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // "pid (command) state ppid …": the command may hold spaces and parentheses.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, let parent = pid_t(fields[1]) else { continue }
+            children[parent, default: []].append(pid)
+        }
+        var found: [pid_t] = []
+        var queue = children[root] ?? []
+        while let next = queue.popLast() {
+            found.append(next)
+            queue += children[next] ?? []
+        }
+        return found
     }
 
     /// The full path of `program` on `PATH`, nil when it is not installed.

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import WharfAuth
 import WharfCore
 import WharfHub
 import WharfMetadata
@@ -68,6 +69,21 @@ struct BuildRoutes: Sendable {
         let trigger_secret: String
         let engine: String?
         let updated_at: Date
+
+        enum Key: String, CodingKey { case git_url, has_credentials, autobuild, rules, trigger_url, trigger_secret, engine, updated_at }
+
+        /// `engine` is `null` on a server without one.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(git_url, forKey: .git_url)
+            try c.encode(has_credentials, forKey: .has_credentials)
+            try c.encode(autobuild, forKey: .autobuild)
+            try c.encode(rules, forKey: .rules)
+            try c.encode(trigger_url, forKey: .trigger_url)
+            try c.encode(trigger_secret, forKey: .trigger_secret)
+            try c.encode(engine, forKey: .engine)
+            try c.encode(updated_at, forKey: .updated_at)
+        }
 
         init(_ view: BuildService.SettingsView, engine: String?) {
             git_url = view.settings.gitURL
@@ -198,14 +214,20 @@ struct BuildRoutes: Sendable {
         let principal = try await auth.require(request, context: context)
         let name = try repository(context)
         let id = try id(context)
+        return try await Self.logResponse(builds, id: id, in: name, follow: request.uri.queryParameters.get("follow") != "false",
+                                          principal: principal)
+    }
+
+    /// A build's log as plain text; while it runs and `follow` is set, the body stays open and
+    /// streams the log as it grows (the API and the website's live log both use it).
+    static func logResponse(_ builds: BuildService, id: Int64, in name: RepositoryName, follow: Bool,
+                            principal: Principal?) async throws -> Response {
         let first = try await builds.log(of: id, in: name, from: 0, by: principal)
-        let follow = request.uri.queryParameters.get("follow") != "false"
         var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
         headers[HTTPField.Name("X-Wharf-Build-Finished")!] = first.finished ? "true" : "false"
         guard follow, !first.finished else {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: first.text)))
         }
-        let builds = self.builds
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             try await writer.write(ByteBuffer(string: first.text))
             var offset = first.next

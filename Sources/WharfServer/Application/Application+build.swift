@@ -82,6 +82,7 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     TagPages(site: website).register(on: router)
     RepositorySettingsPages(site: website).register(on: router)
     WebhookPages(site: website).register(on: router)
+    BuildPages(site: website).register(on: router)
     OrganizationPages(site: website).register(on: router)
     routeMethods.load(router.routes.map { ($0.path.description, $0.method.rawValue) })
     return router
@@ -122,10 +123,12 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
         try? await database.shutdown()
         throw error
     }
-    if let postgres = database as? PostgresDatabaseAccess { services.append(ChangeListener(database: postgres, hub: hub)) }
-    services.append(DatabaseCloser(close: { try await database.shutdown() }))
-    // After the closer: stopping goes backwards, so the last pull counts are written before the database closes.
-    services.append(PullCountFlusher(registry: hub.registry, interval: .seconds(configuration.pullCountInterval), logger: logger))
+    // Stopping goes backwards (the HTTP server, added last by Hummingbird, stops first): the workers
+    // finish or interrupt their jobs, the last pull counts are written, and only then the database closes.
+    var ordered: [any Service] = [DatabaseCloser(close: { try await database.shutdown() })]
+    if let postgres = database as? PostgresDatabaseAccess { ordered.append(ChangeListener(database: postgres, hub: hub)) }
+    ordered.append(PullCountFlusher(registry: hub.registry, interval: .seconds(configuration.pullCountInterval), logger: logger))
+    services = ordered + services
     let server: HTTPServerBuilder
     if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }

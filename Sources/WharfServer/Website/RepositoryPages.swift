@@ -91,6 +91,7 @@ enum RepositoryNavigation {
         let base = WebViews.url(of: name)
         var items: [(String, String, String)] = [("overview", "Overview", base), ("tags", "Tags", "\(base)/tags")]
         if admin {
+            items.append(("builds", "Builds", "/r/\(name.value)/builds"))
             items.append(("webhooks", "Webhooks", "/r/\(name.value)/webhooks"))
             items.append(("settings", "Settings", "/r/\(name.value)/settings"))
         }

@@ -4,6 +4,8 @@ import Foundation
 /// (listed in `embed.txt`; `WebTemplateTests` checks that every file is here).
 enum WebTemplates {
     static let all: [(name: String, text: String)] = [
+        ("build", EmbeddedFiles.templateBuild),
+        ("builds", EmbeddedFiles.templateBuilds),
         ("error", EmbeddedFiles.templateError),
         ("explore", EmbeddedFiles.templateExplore),
         ("form-errors", EmbeddedFiles.templateFormErrors),
