@@ -42,9 +42,16 @@ public struct BuildSettings: Sendable, Equatable {
     public var sealedTriggerSecret: String
     public var updatedBy: String?
     public var updatedAt: Date
+    /// With autobuild, the git URL is also polled for new commits (for git servers that cannot send push events).
+    public var poll: Bool
+    /// What the last poll saw: ref (`refs/heads/main`) → commit.
+    public var polledRefs: [String: String]?
 
     public init(repository: RepositoryName, gitURL: String, sealedCredentials: String?, autobuild: Bool, rules: [BuildRule],
-                triggerID: String, sealedTriggerSecret: String, updatedBy: String?, updatedAt: Date) {
+                triggerID: String, sealedTriggerSecret: String, updatedBy: String?, updatedAt: Date, poll: Bool = false,
+                polledRefs: [String: String]? = nil) {
+        self.poll = poll
+        self.polledRefs = polledRefs
         self.repository = repository
         self.gitURL = gitURL
         self.sealedCredentials = sealedCredentials
@@ -113,6 +120,10 @@ public protocol BuildStore: Sendable {
     /// Creates or replaces the repository's settings.
     func saveBuildSettings(_ settings: BuildSettings) async throws
     func deleteBuildSettings(of repository: RepositoryName) async throws
+    /// The settings whose git URL is polled (autobuild and poll on).
+    func polledBuildSettings() async throws -> [BuildSettings]
+    /// Remembers what a poll of the repository's git URL saw.
+    func savePolledRefs(_ refs: [String: String], of repository: RepositoryName) async throws
 
     /// Stores a new build (its `id` is ignored) and returns it with its id.
     func createBuild(_ build: Build) async throws -> Build

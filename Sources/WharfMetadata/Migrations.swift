@@ -339,6 +339,10 @@ enum Migrations {
             )
             """,
         ] },
+        Step(version: 10, name: "automated builds may poll their git URL") { _ in [
+            "ALTER TABLE build_settings ADD COLUMN poll BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE build_settings ADD COLUMN polled_refs TEXT",
+        ] },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

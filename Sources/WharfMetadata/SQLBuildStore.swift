@@ -20,10 +20,12 @@ struct SQLBuildStore: BuildStore {
         try await access.transaction { db in
             try await db.raw("DELETE FROM build_settings WHERE repository = \(bind: settings.repository.value)").run()
             try await db.raw("""
-                INSERT INTO build_settings (repository, git_url, credentials, autobuild, rules, trigger_id, trigger_secret, updated_by, updated_at)
+                INSERT INTO build_settings (repository, git_url, credentials, autobuild, rules, trigger_id, trigger_secret, updated_by, updated_at,
+                                            poll, polled_refs)
                 VALUES (\(bind: settings.repository.value), \(bind: settings.gitURL), \(bind: settings.sealedCredentials),
                         \(bind: settings.autobuild), \(bind: rules), \(bind: settings.triggerID), \(bind: settings.sealedTriggerSecret),
-                        \(bind: settings.updatedBy), \(bind: settings.updatedAt.timeIntervalSince1970))
+                        \(bind: settings.updatedBy), \(bind: settings.updatedAt.timeIntervalSince1970), \(bind: settings.poll),
+                        \(bind: try settings.polledRefs.map(Self.encode)))
                 """).run()
         }
     }
@@ -32,6 +34,24 @@ struct SQLBuildStore: BuildStore {
         try await access.transaction { db in
             try await db.raw("DELETE FROM build_settings WHERE repository = \(bind: repository.value)").run()
         }
+    }
+
+    func polledBuildSettings() async throws -> [BuildSettings] {
+        try await access.reader.raw("SELECT * FROM build_settings WHERE poll AND autobuild ORDER BY repository").all()
+            .compactMap(Self.decodeSettings)
+    }
+
+    func savePolledRefs(_ refs: [String: String], of repository: RepositoryName) async throws {
+        let encoded = try Self.encode(refs)
+        try await access.transaction(.relaxed) { db in
+            try await db.raw("UPDATE build_settings SET polled_refs = \(bind: encoded) WHERE repository = \(bind: repository.value)").run()
+        }
+    }
+
+    private static func encode(_ refs: [String: String]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(refs), as: UTF8.self)
     }
 
     func createBuild(_ build: Build) async throws -> Build {
@@ -110,7 +130,10 @@ struct SQLBuildStore: BuildStore {
             rules: rules, triggerID: try row.decode(column: "trigger_id", as: String.self),
             sealedTriggerSecret: try row.decode(column: "trigger_secret", as: String.self),
             updatedBy: try row.decode(column: "updated_by", as: String?.self),
-            updatedAt: Date(timeIntervalSince1970: try row.decode(column: "updated_at", as: Double.self))
+            updatedAt: Date(timeIntervalSince1970: try row.decode(column: "updated_at", as: Double.self)),
+            poll: try row.decode(column: "poll", as: Bool.self),
+            polledRefs: try row.decode(column: "polled_refs", as: String?.self)
+                .flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
         )
     }
 

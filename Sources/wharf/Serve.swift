@@ -112,6 +112,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Let RUN steps reach the network: true or false [WHARF_BUILD_NETWORK] (default: false).")
     var buildNetwork: String?
 
+    @Option(help: "Seconds between polls of git URLs whose build settings ask for polling [WHARF_BUILD_POLL_INTERVAL] (default: 300).")
+    var buildPollInterval: String?
+
     @Option(help: "Allow sign-up through the API: true or false [WHARF_SIGNUP] (default: true).")
     var signup: String?
 
@@ -133,7 +136,8 @@ struct Serve: AsyncParsableCommand {
             ("webhook-retry-delay", webhookRetryDelay), ("webhook-retry-max-delay", webhookRetryMaxDelay),
             ("webhook-retry-for", webhookRetryFor), ("webhook-disable-after", webhookDisableAfter), ("webhook-workers", webhookWorkers),
             ("build-engine", buildEngine), ("docker-host", dockerHost), ("build-workers", buildWorkers), ("build-timeout", buildTimeout),
-            ("build-memory", buildMemory), ("build-pids", buildPids), ("build-network", buildNetwork), ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
+            ("build-memory", buildMemory), ("build-pids", buildPids), ("build-network", buildNetwork), ("build-poll-interval", buildPollInterval),
+            ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
         ]
         return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -201,6 +201,40 @@ struct BuildTests {
         }
     }
 
+    @Test("polling builds what changed since the last poll: nothing on the first, a new commit on main, a new version tag")
+    func polling() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-poll-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func git(_ arguments: String...) async throws {
+            try await CommandRunner.run(["git", "-C", folder, "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments,
+                                        environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": folder],
+                                        output: { _ in })
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try await git("init", "--quiet", "--initial-branch", "main")
+        try await git("commit", "--quiet", "--allow-empty", "-m", "one")
+        try await TestHub.run(settings: Self.settings()) { t in
+            try await configure(t)
+            // Stored directly: the service refuses local paths, the poller reads any URL git can.
+            var stored = try #require(try await t.hub.stores.builds.buildSettings(of: Self.app))
+            stored.gitURL = folder
+            stored.poll = true
+            try await t.hub.stores.builds.saveBuildSettings(stored)
+            let poller = BuildPoller(builds: t.hub.builds, interval: 60, logger: Logger(label: "test"))
+            func poll() async throws -> [Build] {
+                try await poller.poll(try #require(try await t.hub.stores.builds.polledBuildSettings().first))
+            }
+            #expect(try await poll().isEmpty, "the first poll only remembers")
+            #expect(try await poll().isEmpty, "nothing changed")
+            try await git("commit", "--quiet", "--allow-empty", "-m", "two")
+            let main = try await poll()
+            #expect(main.map(\.imageTag) == ["latest"] && main.allSatisfy { $0.triggeredBy == Build.pollActor })
+            try await git("tag", "-a", "v1.5", "-m", "release")
+            #expect(try await poll().map(\.imageTag) == ["1.5"])
+            #expect(try await poll().isEmpty)
+        }
+    }
+
     @Test("git URLs must name a server and build paths must stay inside the checkout")
     func gitRules() throws {
         for remote in ["https://github.com/a/b.git", "ssh://git@host/a.git", "git://127.0.0.1:9418/a.git", "git@github.com:a/b.git"] {

@@ -134,8 +134,9 @@ public struct BuildRunner: JobHandler {
         guard FileManager.default.fileExists(atPath: dockerfile) else {
             throw BuildStop(cancelled: false, description: "there is no \(build.rule.dockerfile) in \(build.ref)")
         }
-        // The image is pushed in the name of who started the build; for a git server's event, of who set the trigger up.
-        let token = try await pushToken(build.repository, build.triggeredBy == Build.triggerActor ? settings.updatedBy ?? "" : build.triggeredBy)
+        // The image is pushed in the name of who started the build; for a push event or a poll, of who saved the settings.
+        let byServer = build.triggeredBy == Build.triggerActor || build.triggeredBy == Build.pollActor
+        let token = try await pushToken(build.repository, byServer ? settings.updatedBy ?? "" : build.triggeredBy)
         let request = BuildRequest(workDirectory: work, contextPath: context, dockerfilePath: dockerfile, buildArgs: build.rule.buildArgs,
                                    destination: "\(registryAddress)/\(build.repository.value):\(build.imageTag)", pushToken: token,
                                    registryAddress: registryAddress)

@@ -46,7 +46,7 @@ public struct BuildService: Sendable {
     }
 
     public func saveSettings(of repository: RepositoryName, gitURL: String, credentials: CredentialsChange, autobuild: Bool,
-                             rules: [BuildRule], by principal: Principal?) async throws -> SettingsView {
+                             poll: Bool = false, rules: [BuildRule], by principal: Principal?) async throws -> SettingsView {
         try await access.require(principal, .manage, on: repository)
         let url = gitURL.trimmingCharacters(in: .whitespacesAndNewlines)
         guard url.count <= 2000, GitCheckout.isRemote(url), url.range(of: Self.gitURLPattern, options: .regularExpression) != nil else {
@@ -63,7 +63,9 @@ public struct BuildService: Sendable {
         let settings = BuildSettings(
             repository: repository, gitURL: url, sealedCredentials: sealedCredentials, autobuild: autobuild, rules: rules,
             triggerID: existing?.triggerID ?? Self.random(), sealedTriggerSecret: try existing?.sealedTriggerSecret ?? box.seal(Self.random()),
-            updatedBy: principal?.name, updatedAt: stores.clock.now
+            updatedBy: principal?.name, updatedAt: stores.clock.now, poll: poll,
+            // Polling starts afresh from the URL it polls.
+            polledRefs: existing?.gitURL == url ? existing?.polledRefs : nil
         )
         try await stores.builds.saveBuildSettings(settings)
         return try await view(settings)
@@ -153,7 +155,7 @@ public struct BuildService: Sendable {
     }
 
     /// Queues one build per matching rule, each a job any build worker may take.
-    private func queue(_ settings: BuildSettings, sourceType: String, name: String, by actor: String) async throws -> [Build] {
+    func queue(_ settings: BuildSettings, sourceType: String, name: String, by actor: String) async throws -> [Build] {
         let matches = settings.rules.compactMap { rule in
             BuildRuleMatcher.imageTag(for: rule, sourceType: sourceType, name: name).map { (rule, $0) }
         }

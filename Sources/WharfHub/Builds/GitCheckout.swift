@@ -28,11 +28,37 @@ enum GitCheckout {
     /// Clones `ref` (a branch or tag) of `url` into `folder`, only its last commit.
     static func clone(_ url: String, ref: String, into folder: String, credentials: GitCredentials?, work: String,
                       log: @escaping @Sendable (String) async -> Void) async throws {
+        let environment = self.environment(credentials: credentials, work: work)
+        try await CommandRunner.run(["git", "clone", "--quiet", "--depth", "1", "--single-branch", "--branch", ref, "--", url, folder],
+                                    environment: environment, output: log)
+    }
+
+    /// The branches and tags of `url` with their commits (`refs/heads/main` → sha; an annotated tag's commit, not the tag object).
+    static func remoteRefs(_ url: String, credentials: GitCredentials?, work: String) async throws -> [String: String] {
+        let lines = Lines()
+        try await CommandRunner.run(["git", "ls-remote", "--heads", "--tags", "--", url],
+                                    environment: environment(credentials: credentials, work: work), output: { await lines.add($0) })
+        return parseRemoteRefs(await lines.all)
+    }
+
+    /// `git ls-remote` lines (`sha<TAB>ref`) as ref → commit; a peeled `ref^{}` line wins over its tag object.
+    static func parseRemoteRefs(_ lines: [String]) -> [String: String] {
+        var refs: [String: String] = [:]
+        var peeled: [String: String] = [:]
+        for line in lines {
+            let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0].count >= 40, parts[0].allSatisfy(\.isHexDigit) else { continue }
+            if parts[1].hasSuffix("^{}") { peeled[String(parts[1].dropLast(3))] = parts[0] } else { refs[parts[1]] = parts[0] }
+        }
+        return refs.merging(peeled) { _, commit in commit }
+    }
+
+    /// The environment of git commands: no prompts, no system config, and the credentials.
+    private static func environment(credentials: GitCredentials?, work: String) -> [String: String] {
         var environment = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": work, "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C.UTF-8",
         ]
-        var arguments = ["git"]
         switch credentials {
         case .token(let username, let token):
             let basic = Data("\(username):\(token)".utf8).base64EncodedString()
@@ -48,8 +74,7 @@ enum GitCheckout {
         case nil:
             break
         }
-        arguments += ["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", ref, "--", url, folder]
-        try await CommandRunner.run(arguments, environment: environment, output: log)
+        return environment
     }
 
     /// The commit checked out in `folder`.
@@ -67,6 +92,11 @@ enum GitCheckout {
         let base = URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath().path
         let path = URL(fileURLWithPath: root).appendingPathComponent(relative).standardizedFileURL.resolvingSymlinksInPath().path
         return path == base || path.hasPrefix(base + "/") ? path : nil
+    }
+
+    private actor Lines {
+        var all: [String] = []
+        func add(_ line: String) { all.append(line) }
     }
 
     private actor Found {

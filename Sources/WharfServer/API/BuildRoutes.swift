@@ -64,13 +64,14 @@ struct BuildRoutes: Sendable {
         let git_url: String
         let has_credentials: Bool
         let autobuild: Bool
+        let poll: Bool
         let rules: [RuleBody]
         let trigger_url: String
         let trigger_secret: String
         let engine: String?
         let updated_at: Date
 
-        enum Key: String, CodingKey { case git_url, has_credentials, autobuild, rules, trigger_url, trigger_secret, engine, updated_at }
+        enum Key: String, CodingKey { case git_url, has_credentials, autobuild, poll, rules, trigger_url, trigger_secret, engine, updated_at }
 
         /// `engine` is `null` on a server without one.
         func encode(to encoder: any Encoder) throws {
@@ -78,6 +79,7 @@ struct BuildRoutes: Sendable {
             try c.encode(git_url, forKey: .git_url)
             try c.encode(has_credentials, forKey: .has_credentials)
             try c.encode(autobuild, forKey: .autobuild)
+            try c.encode(poll, forKey: .poll)
             try c.encode(rules, forKey: .rules)
             try c.encode(trigger_url, forKey: .trigger_url)
             try c.encode(trigger_secret, forKey: .trigger_secret)
@@ -89,6 +91,7 @@ struct BuildRoutes: Sendable {
             git_url = view.settings.gitURL
             has_credentials = view.hasCredentials
             autobuild = view.settings.autobuild
+            poll = view.settings.poll
             rules = view.settings.rules.map(RuleBody.init)
             trigger_url = view.triggerURL
             trigger_secret = view.triggerSecret
@@ -141,15 +144,17 @@ struct BuildRoutes: Sendable {
             let git_url: String
             let credentials: Credentials??
             let autobuild: Bool?
+            let poll: Bool?
             let rules: [RuleBody]
 
-            enum CodingKeys: String, CodingKey { case git_url, credentials, autobuild, rules }
+            enum CodingKeys: String, CodingKey { case git_url, credentials, autobuild, poll, rules }
 
             init(from decoder: any Decoder) throws {
                 let c = try decoder.container(keyedBy: CodingKeys.self)
                 git_url = try c.decode(String.self, forKey: .git_url)
                 credentials = c.contains(.credentials) ? .some(try c.decodeNil(forKey: .credentials) ? nil : try c.decode(Credentials.self, forKey: .credentials)) : nil
                 autobuild = try c.decodeIfPresent(Bool.self, forKey: .autobuild)
+                poll = try c.decodeIfPresent(Bool.self, forKey: .poll)
                 rules = try c.decode([RuleBody].self, forKey: .rules)
             }
         }
@@ -170,7 +175,7 @@ struct BuildRoutes: Sendable {
             }
         }
         let saved = try await builds.saveSettings(of: name, gitURL: body.git_url, credentials: change, autobuild: body.autobuild ?? true,
-                                                  rules: body.rules.map(\.rule), by: principal)
+                                                  poll: body.poll ?? false, rules: body.rules.map(\.rule), by: principal)
         return try APIResponse.json(SettingsView(saved, engine: builds.engineName))
     }
 

@@ -117,7 +117,7 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
         firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
         services = try await backgroundWorkers(configuration, hub: hub, logger: logger)
         if let engine = builder.engine {
-            services += buildWorkers(configuration, engine: engine, hub: hub, tokens: dependencies.tokens, logger: logger)
+            services += try await buildWorkers(configuration, engine: engine, hub: hub, tokens: dependencies.tokens, logger: logger)
         }
     } catch {
         try? await database.shutdown()
@@ -193,7 +193,9 @@ func webhookWorkers(_ configuration: WharfConfiguration, hub: Hub, logger: Logge
 /// The workers that run automated builds (only where there is an engine: a replica without one
 /// leaves queued builds to those that have one).
 func buildWorkers(_ configuration: WharfConfiguration, engine: any BuildEngine, hub: Hub, tokens: TokenService,
-                  logger: Logger) -> [any Service] {
+                  logger: Logger) async throws -> [any Service] {
+    let poller = BuildPoller(builds: hub.builds, interval: configuration.buildPollInterval, logger: logger)
+    try await poller.schedule(at: hub.stores.clock.now)
     let runner = BuildRunner(
         stores: hub.stores, engine: engine, limits: configuration.buildLimits, registryAddress: configuration.address(),
         pushToken: { repository, subject in
@@ -202,7 +204,7 @@ func buildWorkers(_ configuration: WharfConfiguration, engine: any BuildEngine, 
         logger: logger
     )
     return (0..<configuration.buildWorkers).map { _ in
-        JobWorker(jobs: hub.stores.jobs, handlers: [runner], clock: hub.stores.clock, logger: logger, pollInterval: 1)
+        JobWorker(jobs: hub.stores.jobs, handlers: [runner, poller], clock: hub.stores.clock, logger: logger, pollInterval: 1)
     }
 }
 

@@ -173,6 +173,10 @@ public enum ConfigurationLoader {
             c.buildLimits.pids = pids
         }
         if let network = try await values.bool("build-network") { c.buildLimits.network = network }
+        if let interval = try await values.double("build-poll-interval") {
+            try check(interval, "build-poll-interval", interval >= 1 && interval <= 86400, "between 1 and 86400 seconds")
+            c.buildPollInterval = interval
+        }
     }
 
     /// Typed reads that turn a value of the wrong type, from any source, into a clear error.

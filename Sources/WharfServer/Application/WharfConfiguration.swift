@@ -51,6 +51,8 @@ public struct WharfConfiguration: Sendable {
     public var dockerHost: String?
     /// Builds run at the same time on this replica.
     public var buildWorkers = 1
+    /// Seconds between polls of the git URLs that asked for polling.
+    public var buildPollInterval: Double = 300
     /// Time, memory, processes and network of each build.
     public var buildLimits = BuildLimits()
 

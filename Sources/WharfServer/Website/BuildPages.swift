@@ -26,7 +26,8 @@ struct BuildPages: Sendable {
                 do {
                     let (credentials, rules) = try Self.parse(form)
                     _ = try await hub.builds.saveSettings(of: name, gitURL: form["git_url"] ?? "", credentials: credentials,
-                                                          autobuild: form.checked("autobuild"), rules: rules, by: try visit.requirePrincipal())
+                                                          autobuild: form.checked("autobuild"), poll: form.checked("poll"), rules: rules,
+                                                          by: try visit.requirePrincipal())
                     return PageRenderer.redirect("/r/\(name.value)/builds?notice=saved")
                 } catch let error as HubError where error.kind == .invalid {
                     return try await overview(name, visit, error: error.message, form: form)
@@ -118,6 +119,7 @@ struct BuildPages: Sendable {
         data["gitURL"] = form?["git_url"] ?? view?.settings.gitURL ?? ""
         data["autobuild"] = form.map { $0.checked("autobuild") } ?? view?.settings.autobuild ?? true
         data["hasCredentials"] = view?.hasCredentials ?? false
+        data["poll"] = form.map { $0.checked("poll") } ?? view?.settings.poll ?? false
         if let view { data["trigger"] = ["url": view.triggerURL, "secret": view.triggerSecret] }
         let rules = view?.settings.rules ?? [BuildRule(sourceType: "branch", source: "main", tag: "latest")]
         data["rules"] = (rules + [BuildRule(sourceType: "branch", source: "", tag: "")]).prefix(20).enumerated().map { index, rule in
