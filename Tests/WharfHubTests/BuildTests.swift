@@ -203,17 +203,16 @@ struct BuildTests {
 
     @Test("polling builds what changed since the last poll: nothing on the first, a new commit on main, a new version tag")
     func polling() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-poll-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        func git(_ arguments: String...) async throws {
-            try await CommandRunner.run(["git", "-C", folder, "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments,
-                                        environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": folder],
-                                        output: { _ in })
-        }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try await git("init", "--quiet", "--initial-branch", "main")
-        try await git("commit", "--quiet", "--allow-empty", "-m", "one")
         try await TestHub.run(settings: Self.settings()) { t in
+            let folder = "\(t.folder)/git"
+            func git(_ arguments: String...) async throws {
+                try await CommandRunner.run(["git", "-C", folder, "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments,
+                                            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": folder],
+                                            output: { _ in })
+            }
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try await git("init", "--quiet", "--initial-branch", "main")
+            try await git("commit", "--quiet", "--allow-empty", "-m", "one")
             try await configure(t)
             // Stored directly: the service refuses local paths, the poller reads any URL git can.
             var stored = try #require(try await t.hub.stores.builds.buildSettings(of: Self.app))
