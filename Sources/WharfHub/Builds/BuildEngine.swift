@@ -41,7 +41,7 @@ extension BuildEngine {
 }
 
 /// buildah with its own vfs storage under the data directory, RUN steps in an OCI container
-/// without network, limited in memory and processes when set.
+/// without network, limited in memory (a cgroup) and processes (`nproc`) when set.
 public struct BuildahEngine: BuildEngine {
     public var name: String { "buildah" }
     let storage: String
@@ -66,7 +66,7 @@ public struct BuildahEngine: BuildEngine {
         var bud = base + ["bud", "--isolation", "oci", "--network", limits.network ? "host" : "none", "--layers=false",
                           "-f", request.dockerfilePath, "-t", image]
         if let memory = limits.memory { bud += ["--memory", memory] }
-        if let pids = limits.pids { bud += ["--pids-limit", String(pids)] }
+        if let pids = limits.pids { bud += ["--ulimit", "nproc=\(pids):\(pids)"] }
         for (key, value) in request.buildArgs.sorted(by: { $0.key < $1.key }) { bud += ["--build-arg", "\(key)=\(value)"] }
         bud.append(request.contextPath)
         await log("==> Building with buildah (network \(limits.network ? "on" : "off"))")
@@ -100,6 +100,7 @@ public struct DockerEngine: BuildEngine {
         let image = "wharf-build-\(UUID().uuidString.lowercased())"
         var build = ["docker", "build", "--network", limits.network ? "host" : "none", "-f", request.dockerfilePath, "-t", image]
         if let memory = limits.memory { build += ["--memory", memory] }
+        if let pids = limits.pids { build += ["--ulimit", "nproc=\(pids):\(pids)"] }
         for (key, value) in request.buildArgs.sorted(by: { $0.key < $1.key }) { build += ["--build-arg", "\(key)=\(value)"] }
         build.append(request.contextPath)
         await log("==> Building with docker (network \(limits.network ? "on" : "off"))")
