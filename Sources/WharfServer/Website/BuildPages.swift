@@ -16,7 +16,7 @@ struct BuildPages: Sendable {
     func register(on router: Router<WharfRequestContext>) {
         router.get("/r/:namespace/:name/builds") { request, context in
             try await site.page(request, context: context) { visit in
-                let notice = request.uri.queryParameters.get("notice").flatMap { Self.notices[$0] }
+                let notice = Website.notice(request, from: Self.notices)
                 return try await overview(try Website.repository(context), visit, notice: notice)
             }
         }
@@ -46,18 +46,18 @@ struct BuildPages: Sendable {
             }
         }
         router.get("/r/:namespace/:name/builds/:id") { request, context in
-            try await site.page(request, context: context) { try await show(try Website.repository(context), try id(context), $0) }
+            try await site.page(request, context: context) { try await show(try Website.repository(context), try Website.numericID(context), $0) }
         }
         router.get("/r/:namespace/:name/builds/:id/log") { request, context in
             try await site.page(request, context: context) { visit in
-                try await BuildRoutes.logResponse(hub.builds, id: try id(context), in: try Website.repository(context),
+                try await BuildRoutes.logResponse(hub.builds, id: try Website.numericID(context), in: try Website.repository(context),
                                                   follow: request.uri.queryParameters.get("follow") != "false", principal: try visit.requirePrincipal())
             }
         }
         router.post("/r/:namespace/:name/builds/:id/cancel") { request, context in
             try await site.submit(request, context: context) { visit, _ in
                 let name = try Website.repository(context)
-                let id = try id(context)
+                let id = try Website.numericID(context)
                 do {
                     _ = try await hub.builds.cancel(id, in: name, by: try visit.requirePrincipal())
                 } catch let error as HubError where error.kind == .conflict {
@@ -69,11 +69,6 @@ struct BuildPages: Sendable {
     }
 
     static let notices = ["saved": "Build settings saved."]
-
-    private func id(_ context: WharfRequestContext) throws -> Int64 {
-        guard let id = Int64(try context.parameters.require("id")) else { throw WebError.notFound }
-        return id
-    }
 
     /// The credentials change and the rules a settings form gives: rows `rule_N_…`, empty rows left out.
     static func parse(_ form: WebForm) throws -> (BuildService.CredentialsChange, [BuildRule]) {
@@ -112,7 +107,7 @@ struct BuildPages: Sendable {
         let view = try await hub.builds.settings(of: name, by: principal)
         let history = try await hub.builds.builds(of: name, limit: 30, by: principal)
         let now = hub.stores.clock.now
-        var data = try await header(name, principal: principal)
+        var data = try await site.adminTabHeader(name, principal: principal, tab: "builds")
         data["engine"] = hub.builds.engineName as Any
         data["noEngine"] = hub.builds.engineName == nil ? BuildService.noEngine : nil
         data["configured"] = view != nil
@@ -141,7 +136,7 @@ struct BuildPages: Sendable {
         let principal = try visit.requirePrincipal()
         let build = try await hub.builds.build(id, in: name, by: principal)
         let log = try await hub.builds.log(of: id, in: name, from: 0, by: principal)
-        var data = try await header(name, principal: principal)
+        var data = try await site.adminTabHeader(name, principal: principal, tab: "builds")
         data["build"] = Self.row(build, now: hub.stores.clock.now)
         data["log"] = log.text
         data["running"] = !build.status.isFinished
@@ -166,12 +161,4 @@ struct BuildPages: Sendable {
         return row
     }
 
-    /// What the repository pages show above their content, with the Builds tab current.
-    private func header(_ name: RepositoryName, principal: Principal) async throws -> [String: Any] {
-        let detail = try await hub.repositories.detail(name, by: principal)
-        var data = WebViews.repository(detail.listed.info, now: hub.stores.clock.now)
-        data["full"] = name.value
-        data["nav"] = RepositoryNavigation.items(for: name, current: "builds", admin: true)
-        return data
-    }
 }

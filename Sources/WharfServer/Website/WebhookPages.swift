@@ -16,7 +16,7 @@ struct WebhookPages: Sendable {
     func register(on router: Router<WharfRequestContext>) {
         router.get("/r/:namespace/:name/webhooks") { request, context in
             try await site.page(request, context: context) { visit in
-                let notice = request.uri.queryParameters.get("notice").flatMap { Self.notices[$0] }
+                let notice = Website.notice(request, from: Self.notices)
                 return try await list(try Website.repository(context), visit, notice: notice)
             }
         }
@@ -33,8 +33,8 @@ struct WebhookPages: Sendable {
         }
         router.get("/r/:namespace/:name/webhooks/:id") { request, context in
             try await site.page(request, context: context) { visit in
-                let notice = request.uri.queryParameters.get("notice").flatMap { Self.notices[$0] }
-                return try await show(try Website.repository(context), try id(context), visit, notice: notice)
+                let notice = Website.notice(request, from: Self.notices)
+                return try await show(try Website.repository(context), try Website.numericID(context), visit, notice: notice)
             }
         }
         router.post("/r/:namespace/:name/webhooks/:id") { request, context in
@@ -64,7 +64,7 @@ struct WebhookPages: Sendable {
         router.post("/r/:namespace/:name/webhooks/:id/delete") { request, context in
             try await site.submit(request, context: context) { visit, _ in
                 let name = try Website.repository(context)
-                try await hub.webhooks.delete(try id(context), in: .repository(name), by: try visit.requirePrincipal())
+                try await hub.webhooks.delete(try Website.numericID(context), in: .repository(name), by: try visit.requirePrincipal())
                 return PageRenderer.redirect("/r/\(name.value)/webhooks?notice=deleted")
             }
         }
@@ -75,11 +75,6 @@ struct WebhookPages: Sendable {
         "created": "Webhook added. Send a test event to check the receiver.", "deleted": "Webhook deleted.", "saved": "Webhook saved.",
         "tested": "Test event queued; it appears in the log below once sent.", "redelivered": "Delivery queued again.",
     ]
-
-    private func id(_ context: WharfRequestContext) throws -> Int64 {
-        guard let id = Int64(try context.parameters.require("id")) else { throw WebError.notFound }
-        return id
-    }
 
     /// The form's webhook fields; on an edit, an empty secret keeps the old one unless "remove" is ticked.
     private func draft(_ form: WebForm, creating: Bool) -> WebhookService.Draft {
@@ -95,7 +90,7 @@ struct WebhookPages: Sendable {
     private func act(_ context: WharfRequestContext, _ visit: Website.Visit,
                      _ change: (RepositoryName, Int64, Principal) async throws -> String) async throws -> Response {
         let name = try Website.repository(context)
-        let id = try id(context)
+        let id = try Website.numericID(context)
         let principal = try visit.requirePrincipal()
         do {
             let notice = try await change(name, id, principal)
@@ -109,7 +104,7 @@ struct WebhookPages: Sendable {
               form: WebForm? = nil) async throws -> Response {
         let principal = try visit.requirePrincipal()
         let webhooks = try await hub.webhooks.list(.repository(name), by: principal)
-        var data = try await header(name, principal: principal)
+        var data = try await site.adminTabHeader(name, principal: principal, tab: "webhooks")
         data["webhooks"] = webhooks.map { webhook -> [String: Any] in
             ["id": webhook.id, "name": webhook.name, "url": webhook.url, "events": webhook.events.joined(separator: ", "),
              "format": webhook.format, "enabled": webhook.enabled, "signed": webhook.secret != nil,
@@ -130,7 +125,7 @@ struct WebhookPages: Sendable {
         let webhook = try await hub.webhooks.show(id, in: .repository(name), by: principal)
         let log = try await hub.webhooks.deliveries(of: id, in: .repository(name), limit: 50, by: principal)
         let now = hub.stores.clock.now
-        var data = try await header(name, principal: principal)
+        var data = try await site.adminTabHeader(name, principal: principal, tab: "webhooks")
         data["webhook"] = [
             "id": webhook.id, "name": webhook.name, "url": webhook.url, "enabled": webhook.enabled, "signed": webhook.secret != nil,
             "disabledReason": webhook.disabledReason as Any, "failures": webhook.consecutiveFailures,
@@ -170,15 +165,6 @@ struct WebhookPages: Sendable {
             view["validation"] = reported
         }
         return view
-    }
-
-    /// What the repository pages show above their content, with the Webhooks tab current.
-    private func header(_ name: RepositoryName, principal: Principal) async throws -> [String: Any] {
-        let detail = try await hub.repositories.detail(name, by: principal)
-        var data = WebViews.repository(detail.listed.info, now: hub.stores.clock.now)
-        data["full"] = name.value
-        data["nav"] = RepositoryNavigation.items(for: name, current: "webhooks", admin: true)
-        return data
     }
 
     private func eventChoices(selected: [String]) -> [[String: Any]] {
