@@ -173,6 +173,7 @@ def assert_settings_view(view: dict, server):
     assert isinstance(view.get("git_url"), str), pretty(view)
     assert isinstance(view.get("has_credentials"), bool), pretty(view)
     assert isinstance(view.get("autobuild"), bool), pretty(view)
+    assert isinstance(view.get("poll"), bool), pretty(view)
     assert isinstance(view.get("rules"), list) and view["rules"], pretty(view)
     for r in view["rules"]:
         assert r.get("source_type") in ("branch", "tag"), pretty(view)
@@ -1013,6 +1014,130 @@ def test_build_permissions_validation_and_credentials_never_shown(registry_facto
         if r.status_code != 200 or r.json().get("git_url") != url:
             problems.append(f"git_url {url} refused: {r.status_code} {r.text}")
     assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------
+# The Docker engine
+# --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def docker_build_tools() -> Path:
+    """Skips the test unless builds on a Docker engine can run here: docker and dockerd (the
+    engine), skopeo (the push into Wharf), git and a static busybox; the busybox path. (buildah
+    is not needed.)"""
+    missing = [tool for tool in ("docker", "dockerd", "skopeo", "git")
+               if shutil.which(tool) is None]
+    busybox = busybox_path()
+    if busybox is None:
+        missing.append("busybox (Debian busybox-static)")
+    if missing:
+        pytest.skip(f"builds on a Docker engine need {', '.join(missing)}; "
+                    "./scripts/test installs them")
+    return busybox
+
+
+def test_a_docker_engine_builds_when_configured(
+        registry_factory, docker_build_tools, request, tmp_path):
+    """--build-engine docker --docker-host unix://<the session's dockerd>: the server log says
+    builds run on that Docker engine and the settings say engine docker; a branch build with a
+    build argument succeeds, its log shows `docker build`'s own output (classic builder: Step
+    N/M, Successfully built/tagged) between the clone and the push; docker pulls the pushed
+    image and runs it without network (it prints the build argument); the engine keeps no
+    image of the build afterwards."""
+    dockerd = request.getfixturevalue("dockerd")  # after the tools check: skipped without them
+    git_server = GitServer(tmp_path / "git")
+    git_server.start()
+    request.addfinalizer(git_server.cleanup)
+    build_tools = docker_build_tools
+    docker_host = dockerd.env["DOCKER_HOST"]
+    assert docker_host == f"unix://{dockerd.socket}", docker_host
+    server = start_wharf(registry_factory, "--build-engine", "docker", "--docker-host", docker_host)
+    engine_lines = [line for line in server.log_text().splitlines() if "build engine" in line]
+    assert any(f"builds run on the Docker engine at {docker_host}" in line
+               for line in engine_lines), \
+        f"no 'build engine … builds run on the Docker engine at {docker_host}' line:\n" \
+        f"{engine_lines or server.log_tail(3000)}"
+    sign_up(server, "alice")
+    create_repository(server, "alice", "app")
+    repository, _work, sha = git_app(git_server, tmp_path, build_tools,
+                                     {"Dockerfile": HELLO_DOCKERFILE})
+    greeting = "hello from a docker engine build"
+    view = save_settings(server, "alice", "alice", "app", repository.url,
+                         [rule("branch", "main", tag="latest",
+                               build_args={"GREETING": greeting})])
+    assert view["engine"] == "docker", pretty(view)
+
+    def build_images() -> list:
+        out = dockerd.docker("images", "--all", "--format", "{{.Repository}}:{{.Tag}}").stdout
+        return [line for line in out.split() if line.startswith("wharf-build-")]
+    before = build_images()
+
+    [queued] = start_builds(server, "alice", "alice", "app", "main")
+    assert queued["tag"] == "latest" and queued["triggered_by"] == "alice", pretty(queued)
+    log = follow_log(server, "alice", "alice", "app", queued["id"])
+    build = get_build(server, "alice", "alice", "app", queued["id"])
+    assert build["status"] == "success", f"{pretty(build)}\n--- log ---\n{log}"
+    assert build["commit"] == sha and build["error"] is None, pretty(build)
+    in_order(log, f"==> Cloning branch main of {repository.url}", f"==> Commit {sha}",
+             "==> Building with docker (network off)", "Step 1/5 : FROM scratch",
+             "Step 2/5 : COPY busybox /bin/busybox", "Step 4/5 : RUN", "Successfully built ",
+             "Successfully tagged wharf-build-", "==> Pushing", "==> Pushed alice/app:latest")
+    assert "STEP 1/" not in log, f"buildah ran, not docker:\n{log}"
+    assert "==> Failed" not in log, log
+    text, finished = log_now(server, "alice", "alice", "app", build["id"])
+    assert finished is True and text == log, f"follow=false differs:\n{text}\n---\n{log}"
+    assert registry_tags(server, "alice", "alice/app") == ["latest"]
+
+    out = docker_run_image(dockerd, server, "alice", f"{server.host}/alice/app:latest")
+    assert out.strip() == greeting, f"the image built by docker printed {out!r}"
+    # The build's own image (wharf-build-…) is removed from the engine once pushed.
+    wait_for(lambda: build_images() == before, WAIT,
+             what="the engine to drop the build's wharf-build-… image")
+
+
+# --------------------------------------------------------------------------------------
+# Polling and limits
+# --------------------------------------------------------------------------------------
+
+LIMITS_DOCKERFILE = """\
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "echo memory-limit=$(/bin/busybox cat /sys/fs/cgroup/memory.max 2>/dev/null || /bin/busybox cat /sys/fs/cgroup/memory/memory.limit_in_bytes); echo process-limit=$(ulimit -u)"]
+CMD ["/bin/busybox", "true"]
+"""
+
+
+def test_polling_builds_new_commits_under_the_memory_and_process_limits(
+        registry_factory, git_server, build_tools, tmp_path):
+    """With poll on (and --build-poll-interval 1), a commit pushed to the git server is built
+    without any trigger (triggered_by "poll"), the first poll having only looked; the RUN step
+    sees the --build-memory cgroup limit (cgroup v2 or v1) and the --build-pids process limit."""
+    server = start_wharf(registry_factory, "--build-poll-interval", "1", "--build-memory", "256m",
+                         "--build-pids", "200")
+    sign_up(server, "alice")
+    create_repository(server, "alice", "app")
+    repository, work, first = git_app(git_server, tmp_path, build_tools, {"Dockerfile": LIMITS_DOCKERFILE})
+    view = save_settings(server, "alice", "alice", "app", repository.url,
+                         [rule("branch", "main", tag="latest")], poll=True)
+    assert view["poll"] is True and view["autobuild"] is True, pretty(view)
+    # The first poll only remembers main as it is: no build of `first`.
+    time.sleep(3)
+    builds = expect_json(api(server, "GET", builds_path("alice", "app"), "alice"), 200)
+    assert builds == [], f"the first poll built something: {pretty(builds)}"
+    work.write("NEWS", "a second commit\n")
+    second = work.commit_and_push("main", "second")
+    assert second != first
+
+    def polled():
+        found = expect_json(api(server, "GET", builds_path("alice", "app"), "alice"), 200)
+        return found or None
+    [build] = wait_for(polled, WAIT, interval=0.5, what="a build queued by polling")
+    assert build["triggered_by"] == "poll" and build["ref"] == "main" and build["tag"] == "latest", pretty(build)
+    done = wait_for_build(server, "alice", "alice", "app", build["id"])
+    text, _ = log_now(server, "alice", "alice", "app", build["id"])
+    assert done["status"] == "success" and done["commit"] == second, f"{pretty(done)}\n{text}"
+    assert f"memory-limit={256 * 1024 * 1024}" in text, f"the RUN step saw no 256m memory limit:\n{text}"
+    assert "process-limit=200" in text, f"the RUN step saw no process limit of 200:\n{text}"
 
 
 # --------------------------------------------------------------------------------------
