@@ -30,6 +30,25 @@ public enum SecretToken {
         SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
+    /// `bytes` random bytes in hex (delivery ids, trigger ids and secrets).
+    public static func randomHex(bytes: Int = 16) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// The hex HMAC-SHA256 of `message` keyed with `key` (webhook and push-event signatures).
+    public static func hmacSHA256Hex(_ message: some DataProtocol, key: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(key.utf8)))
+            .map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether two secrets are equal, in time that does not depend on where they differ.
+    public static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
     /// A short random identifier.
     public static func identifier() -> String {
         UUID().uuidString.lowercased()

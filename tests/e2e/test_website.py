@@ -188,6 +188,20 @@ def assert_logged_in(b: Browser, user: str):
     assert not any(a.text == "Log in" for a in b.all("a", within=header)), header.text
 
 
+def log_in_from_header(b: Browser, user: str):
+    """From the home page: the header's Log in link, the form, and we are back home."""
+    b.open("/")
+    b.click(b.link("Log in", within=b.one("header.site-header")))
+    log_in(b, user)
+    assert b.path == "/", b.path
+    assert_logged_in(b, user)
+
+
+def tabs(b: Browser) -> list:
+    """The labels of a repository page's tabs."""
+    return [a.text.strip() for a in b.all("nav.tabs a")]
+
+
 def assert_logged_out(b: Browser):
     header = b.one("header.site-header")
     b.link("Log in", within=header)

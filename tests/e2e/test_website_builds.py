@@ -34,7 +34,7 @@ from hubapi import ADMIN_PASSWORD, create_repository, pretty, sign_up
 from oci import describe
 from test_builds import build_tools, git_server  # noqa: F401 (fixtures: skip without tools)
 from test_website import browsers, expect, shots  # noqa: F401 (fixtures)
-from test_website import assert_logged_in, csrf_of, log_in, notice
+from test_website import csrf_of, log_in_from_header, notice, tabs
 
 pytestmark = pytest.mark.wharf_only(reason="the website's automated builds")
 
@@ -67,19 +67,6 @@ def hub(registry_factory):
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-
-def log_in_from_header(b: Browser, user: str):
-    """From the home page: the header's Log in link, the form, and we are back home."""
-    b.open("/")
-    b.click(b.link("Log in", within=b.one("header.site-header")))
-    log_in(b, user)
-    assert b.path == "/", b.path
-    assert_logged_in(b, user)
-
-
-def tabs(b: Browser) -> list:
-    return [a.text.strip() for a in b.all("nav.tabs a")]
-
 
 def alert_error(b: Browser) -> str:
     found = b.all("p.alert.error")

@@ -28,7 +28,7 @@ from hubapi import ADMIN_PASSWORD, create_repository, password, push_small_image
     user_client
 from oci import ALL_MANIFESTS, describe
 from test_website import browsers, expect, shots  # noqa: F401 (fixtures)
-from test_website import assert_logged_in, csrf_of, log_in, notice
+from test_website import csrf_of, log_in_from_header, notice, tabs
 from webhook_receiver import SECRET, WebhookReceiver, assert_signed
 
 pytestmark = pytest.mark.wharf_only(reason="the website's webhooks")
@@ -52,23 +52,10 @@ def hub(registry_factory):
 # Helpers
 # --------------------------------------------------------------------------------------
 
-def log_in_from_header(b: Browser, user: str):
-    """From the home page: the header's Log in link, the form, and we are back home."""
-    b.open("/")
-    b.click(b.link("Log in", within=b.one("header.site-header")))
-    log_in(b, user)
-    assert b.path == "/", b.path
-    assert_logged_in(b, user)
-
-
 def alert_error(b: Browser) -> str:
     """The page's error alert (not the 'this webhook is disabled' one)."""
     found = b.all(".alert.error:not(#disabled-reason)")
     return found[0].text.strip() if found else ""
-
-
-def tabs(b: Browser) -> list:
-    return [a.text.strip() for a in b.all("nav.tabs a")]
 
 
 def webhook_rows(b: Browser) -> list:

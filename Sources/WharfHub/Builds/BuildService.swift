@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import WharfAuth
 import WharfCore
@@ -62,7 +61,7 @@ public struct BuildService: Sendable {
         }
         let settings = BuildSettings(
             repository: repository, gitURL: url, sealedCredentials: sealedCredentials, autobuild: autobuild, rules: rules,
-            triggerID: existing?.triggerID ?? Self.random(), sealedTriggerSecret: try existing?.sealedTriggerSecret ?? box.seal(Self.random()),
+            triggerID: existing?.triggerID ?? SecretToken.randomHex(), sealedTriggerSecret: try existing?.sealedTriggerSecret ?? box.seal(SecretToken.randomHex()),
             updatedBy: principal?.name, updatedAt: stores.clock.now, poll: poll,
             // Polling starts afresh from the URL it polls.
             polledRefs: existing?.gitURL == url ? existing?.polledRefs : nil
@@ -201,7 +200,7 @@ public struct BuildService: Sendable {
             }
             guard rule.buildArgs.count <= 50,
                   rule.buildArgs.keys.allSatisfy({ $0.range(of: Self.buildArgPattern, options: .regularExpression) != nil }),
-                  rule.buildArgs.values.allSatisfy({ $0.count <= 4096 && !WebhookService.hasControlCharacters($0) }) else {
+                  rule.buildArgs.values.allSatisfy({ $0.count <= 4096 && !TextRules.hasControlCharacters($0) }) else {
                 throw HubError.invalid("\(field).build_args", "build_args are at most 50 NAME: value pairs, names of letters, digits and _")
             }
         }
@@ -217,10 +216,6 @@ public struct BuildService: Sendable {
     /// A branch or tag name as Wharf takes it.
     static let refPattern = #"^[A-Za-z0-9._/-]+$"#
 
-    static func random() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
 }
 
 extension Build {
@@ -232,17 +227,10 @@ extension Build {
 enum PushEventSignature {
     /// GitHub (`X-Hub-Signature-256: sha256=…`), Gitea (`X-Gitea-Signature: …`, hex) and GitLab (`X-Gitlab-Token`).
     static func verify(headers: [String: String], body: [UInt8], secret: String) -> Bool {
-        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
-        let hex = mac.map { String(format: "%02x", $0) }.joined()
-        if let github = headers["x-hub-signature-256"], constantTimeEqual(github.lowercased(), "sha256=" + hex) { return true }
-        if let gitea = headers["x-gitea-signature"], constantTimeEqual(gitea.lowercased(), hex) { return true }
-        if let gitlab = headers["x-gitlab-token"], constantTimeEqual(gitlab, secret) { return true }
+        let hex = SecretToken.hmacSHA256Hex(body, key: secret)
+        if let github = headers["x-hub-signature-256"], SecretToken.constantTimeEquals(github.lowercased(), "sha256=" + hex) { return true }
+        if let gitea = headers["x-gitea-signature"], SecretToken.constantTimeEquals(gitea.lowercased(), hex) { return true }
+        if let gitlab = headers["x-gitlab-token"], SecretToken.constantTimeEquals(gitlab, secret) { return true }
         return false
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

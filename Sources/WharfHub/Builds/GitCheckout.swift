@@ -79,11 +79,11 @@ enum GitCheckout {
 
     /// The commit checked out in `folder`.
     static func head(of folder: String) async throws -> String {
-        let found = Found()
+        let lines = Lines()
         try await CommandRunner.run(["git", "-C", folder, "rev-parse", "HEAD"],
                                     environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": folder],
-                                    output: { await found.set($0) })
-        return await found.value.trimmingCharacters(in: .whitespacesAndNewlines)
+                                    output: { await lines.add($0) })
+        return (await lines.all.first ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `relative` resolved inside `root`; nil when it would lead outside (`..`, absolute paths, links out).
@@ -97,10 +97,5 @@ enum GitCheckout {
     private actor Lines {
         var all: [String] = []
         func add(_ line: String) { all.append(line) }
-    }
-
-    private actor Found {
-        var value = ""
-        func set(_ line: String) { if value.isEmpty { value = line } }
     }
 }

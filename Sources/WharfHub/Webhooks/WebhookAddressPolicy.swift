@@ -40,7 +40,7 @@ public struct WebhookAddressPolicy: Sendable {
     /// The addresses `host` resolves to (itself when it is an address), in resolver order; a
     /// resolver that has not answered within `timeout` seconds counts as a failure.
     public static func resolve(_ host: String, timeout: Double = 5) async throws -> [[UInt8]] {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        let bare = bareHost(host)
         if let literal = IPNetwork.bytes(bare) { return [literal] }
         let waiter = OneShot<[[UInt8]]>()
         return try await withCheckedThrowingContinuation { continuation in
@@ -51,6 +51,11 @@ public struct WebhookAddressPolicy: Sendable {
                 waiter.resume(with: .failure(WebhookAddressError("the host \(bare) did not resolve within \(Int(timeout)) seconds")))
             }
         }
+    }
+
+    /// `host` without the brackets of an IPv6 literal (`[::1]` → `::1`).
+    static func bareHost(_ host: String) -> String {
+        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
     }
 
     /// getaddrinfo's answers for `host`, without duplicates.

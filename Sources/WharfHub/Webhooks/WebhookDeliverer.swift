@@ -1,6 +1,6 @@
-import Crypto
 import Foundation
 import Logging
+import WharfAuth
 import WharfCore
 import WharfMetadata
 
@@ -114,8 +114,7 @@ public struct WebhookDeliverer: JobHandler {
 
     /// `sha256=` and the hex HMAC-SHA256 of `body` keyed with `secret`.
     public static func signature(of body: String, secret: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        "sha256=" + SecretToken.hmacSHA256Hex(Data(body.utf8), key: secret)
     }
 
     private func log(_ delivery: WebhookDelivery, webhook: Webhook, result: WebhookResult, state: WebhookDelivery.State) {

@@ -1,4 +1,5 @@
 import Foundation
+import WharfAuth
 import WharfCore
 import WharfMetadata
 
@@ -25,15 +26,23 @@ public struct WebhookOutbox: Sendable {
 
     /// Queues a delivery of `facts` to `webhook` and wakes its job; returns the delivery.
     @discardableResult
-    func enqueue(_ facts: WebhookEventFacts, for webhook: Webhook, in stores: Stores, redeliveryOf: String? = nil,
-                 body: String? = nil) async throws -> WebhookDelivery {
-        let id = Self.newDeliveryID()
+    func enqueue(_ facts: WebhookEventFacts, for webhook: Webhook, in stores: Stores) async throws -> WebhookDelivery {
+        let id = SecretToken.randomHex()
+        let body = try WebhookBody.render(facts, format: webhook.format, deliveryID: id, publicURL: publicURL)
+        return try await enqueue(id: id, event: facts.kind, eventID: facts.eventID, body: body, for: webhook, in: stores)
+    }
+
+    /// Queues `delivery`'s body again as a new delivery to `webhook` and wakes its job.
+    func enqueueAgain(_ delivery: WebhookDelivery, for webhook: Webhook, in stores: Stores) async throws -> WebhookDelivery {
+        try await enqueue(id: SecretToken.randomHex(), event: delivery.event, eventID: delivery.eventID, body: delivery.body,
+                          for: webhook, in: stores, redeliveryOf: delivery.id)
+    }
+
+    private func enqueue(id: String, event: String, eventID: Int64?, body: String, for webhook: Webhook, in stores: Stores,
+                         redeliveryOf: String? = nil) async throws -> WebhookDelivery {
         let now = stores.clock.now
-        let delivery = WebhookDelivery(
-            id: id, webhook: webhook.id, eventID: facts.eventID, event: facts.kind,
-            body: try body ?? WebhookBody.render(facts, format: webhook.format, deliveryID: id, publicURL: publicURL),
-            nextAttemptAt: now, createdAt: now, redeliveryOf: redeliveryOf
-        )
+        let delivery = WebhookDelivery(id: id, webhook: webhook.id, eventID: eventID, event: event, body: body, nextAttemptAt: now,
+                                       createdAt: now, redeliveryOf: redeliveryOf)
         try await stores.webhooks.addDelivery(delivery)
         try await Self.wake(webhook.id, in: stores)
         return delivery
@@ -43,11 +52,5 @@ public struct WebhookOutbox: Sendable {
     static func wake(_ webhook: Int64, in stores: Stores) async throws {
         try await stores.jobs.wake(kind: WebhookDeliverer.kind, payload: String(webhook), uniqueKey: "webhook:\(webhook)",
                                    runAt: stores.clock.now, maxAttempts: 1_000_000)
-    }
-
-    /// 128 random bits in hex: the delivery's id and the key of its callback URL.
-    static func newDeliveryID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 }

@@ -122,11 +122,7 @@ public struct WebhookService: Sendable {
     public func redeliver(_ deliveryID: String, of id: Int64, in scope: WebhookScope, by principal: Principal?) async throws -> DeliveryRecord {
         let original = try await delivery(deliveryID, of: id, in: scope, by: principal).delivery
         let webhook = try await requireEnabled(id, in: scope)
-        let facts = WebhookEventFacts(kind: original.event, eventID: original.eventID, repository: try await sampleRepository(scope),
-                                      info: nil, images: [], occurredAt: original.createdAt)
-        let queued = try await stores.transaction { [outbox] tx in
-            try await outbox.enqueue(facts, for: webhook, in: tx, redeliveryOf: original.id, body: original.body)
-        }
+        let queued = try await stores.transaction { [outbox] tx in try await outbox.enqueueAgain(original, for: webhook, in: tx) }
         return DeliveryRecord(delivery: queued, attempts: [])
     }
 
@@ -194,7 +190,7 @@ public struct WebhookService: Sendable {
     private func apply(_ draft: Draft, to webhook: inout Webhook) async throws {
         if let name = draft.name {
             let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard (1...100).contains(trimmed.count), !Self.hasControlCharacters(trimmed) else {
+            guard (1...100).contains(trimmed.count), !TextRules.hasControlCharacters(trimmed) else {
                 throw HubError.invalid("name", "name must be 1 to 100 characters, without control characters")
             }
             webhook.name = trimmed
@@ -203,7 +199,7 @@ public struct WebhookService: Sendable {
             webhook.url = try await checkedURL(url)
         }
         if let secret = draft.secret {
-            guard secret.count <= 256, !Self.hasControlCharacters(secret) else {
+            guard secret.count <= 256, !TextRules.hasControlCharacters(secret) else {
                 throw HubError.invalid("secret", "secret is at most 256 characters, without control characters")
             }
             webhook.secret = secret.isEmpty ? nil : secret
@@ -226,7 +222,7 @@ public struct WebhookService: Sendable {
     /// The URL, when it is http(s) with a host that does not resolve to a refused address.
     private func checkedURL(_ raw: String) async throws -> String {
         let url = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard url.count <= 2000, !Self.hasControlCharacters(url), let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+        guard url.count <= 2000, !TextRules.hasControlCharacters(url), let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = parsed.host, !host.isEmpty else {
             throw HubError.invalid("url", "url must be an http or https URL with a host")
         }
@@ -241,11 +237,6 @@ public struct WebhookService: Sendable {
             // A name that does not resolve now may later; each delivery checks again.
         }
         return url
-    }
-
-    /// Whether `text` holds a control character (NUL cannot even be stored in PostgreSQL text).
-    static func hasControlCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
     private static func isDeliveryID(_ text: String) -> Bool {

@@ -65,7 +65,7 @@ public struct HTTPWebhookTransport: WebhookTransport {
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(Int64(timeout * 1000)), read: .milliseconds(Int64(timeout * 1000)))
         )
-        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        let bare = WebhookAddressPolicy.bareHost(host)
         if IPNetwork.bytes(bare) == nil { configuration.dnsOverride = [bare: IPNetwork(address: address).description] }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         let result = await send(request, with: client, timeout: timeout)

@@ -1,4 +1,5 @@
 import Hummingbird
+import WharfAuth
 import HTTPTypes
 
 /// The website's defences beyond escaping: security headers on every page, and the checks every
@@ -30,15 +31,9 @@ enum WebSecurity {
 
     /// Checks a form's token against the session's (or, before login, against the form cookie).
     static func requireFormToken(_ form: WebForm, expected: String?) throws {
-        guard let expected, !expected.isEmpty, let sent = form["csrf"], constantTimeEquals(sent, expected) else {
+        guard let expected, !expected.isEmpty, let sent = form["csrf"], SecretToken.constantTimeEquals(sent, expected) else {
             throw WebError.badFormToken
         }
-    }
-
-    private static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
 
