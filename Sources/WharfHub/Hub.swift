@@ -20,6 +20,14 @@ public struct Hub: Sendable {
     public let registry: Registry
     public let webhooks: WebhookService
     public let builds: BuildService
+    /// Online garbage collection.
+    public let garbageCollector: GarbageCollector
+    /// Retention policies.
+    public let retention: RetentionService
+    /// Immutable tag rules and storage quotas.
+    public let storagePolicies: StoragePolicyService
+    /// The audit log.
+    public let audit: AuditService
 
     public init(stores: Stores, blobs: any BlobStore, settings: HubSettings, hasher: PasswordHasher = PasswordHasher()) {
         let authenticator = Authenticator(accounts: stores.accounts, hasher: hasher, clock: stores.clock)
@@ -37,6 +45,10 @@ public struct Hub: Sendable {
         tags = TagService(access: access, registry: registry)
         webhooks = WebhookService(stores: stores, access: access, settings: settings)
         builds = BuildService(stores: stores, access: access, settings: settings)
+        garbageCollector = GarbageCollector(registry: registry, access: access, logger: Logger(label: "wharf.gc"))
+        retention = RetentionService(registry: registry, access: access)
+        storagePolicies = StoragePolicyService(stores: stores, access: access)
+        audit = AuditService(stores: stores)
     }
 
     /// The operator at the command line: may do what an administrator with a password may.

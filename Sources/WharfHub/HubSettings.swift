@@ -20,6 +20,10 @@ public struct HubSettings: Sendable {
     public var webhooks = WebhookSettings()
     /// The engine automated builds run on (`buildah`, `docker`); nil: builds are refused.
     public var buildEngine: String?
+    /// What garbage collection may reclaim, and when.
+    public var garbageCollection = GarbageCollector.Policy()
+    /// Pull rate limits.
+    public var pullLimits = PullLimiter.Settings()
 
     public init() {}
 }

@@ -66,6 +66,10 @@ public protocol AccountStore: Sendable {
 public enum StoreError: Error, Equatable {
     case exists
     case notFound
+    /// Garbage collection is deleting the blob's bytes right now: link it again once it is gone.
+    case blobBeingDeleted
+    /// Something a change refers to was deleted (by garbage collection) since it was checked.
+    case referenceGone(String)
 }
 
 /// A user or an organization.
@@ -87,9 +91,13 @@ public struct Account: Sendable, Equatable {
     /// Whether new repositories in this namespace start private.
     public var defaultPrivate: Bool
     public var createdAt: Date
+    /// Manifest pulls allowed per pull-limit window; nil means the server's default for accounts.
+    public var pullLimit: Int?
 
     public init(name: String, kind: Kind, email: String? = nil, passwordHash: String? = nil, isAdmin: Bool = false,
-                disabled: Bool = false, privateRepoLimit: Int? = nil, defaultPrivate: Bool = false, createdAt: Date = Date()) {
+                disabled: Bool = false, privateRepoLimit: Int? = nil, defaultPrivate: Bool = false, createdAt: Date = Date(),
+                pullLimit: Int? = nil) {
+        self.pullLimit = pullLimit
         self.name = name
         self.kind = kind
         self.email = email
@@ -111,9 +119,12 @@ public struct AccountChanges: Sendable {
     /// `.some(nil)` resets to the server default.
     public var privateRepoLimit: Int??
     public var defaultPrivate: Bool?
+    /// `.some(nil)` resets to the server default.
+    public var pullLimit: Int??
 
     public init(passwordHash: String? = nil, email: String? = nil, isAdmin: Bool? = nil, disabled: Bool? = nil,
-                privateRepoLimit: Int?? = nil, defaultPrivate: Bool? = nil) {
+                privateRepoLimit: Int?? = nil, defaultPrivate: Bool? = nil, pullLimit: Int?? = nil) {
+        self.pullLimit = pullLimit
         self.passwordHash = passwordHash
         self.email = email
         self.isAdmin = isAdmin

@@ -54,6 +54,8 @@ public protocol MetadataStore: Sendable {
     func deleteManifest(_ digest: Digest, in repository: RepositoryName) async throws -> Bool
     /// Deletes only the tag; false when unknown.
     func deleteTag(_ tag: Tag, in repository: RepositoryName) async throws -> Bool
+    /// The tags pointing at `digest`, in byte order.
+    func tags(pointingAt digest: Digest, in repository: RepositoryName) async throws -> [String]
     /// Every tag of the repository, in byte order.
     func tagList(in repository: RepositoryName) async throws -> TagList
     /// Manifests of the repository whose subject is `digest`, optionally of one artifact type.
@@ -65,6 +67,9 @@ public protocol MetadataStore: Sendable {
     func upload(_ id: String) async throws -> UploadSession?
     /// Records the new size and activity time of an upload.
     func updateUpload(_ id: String, size: Int64, at time: Date) async throws
+    /// Before an upload's bytes are stored as `digest`: records the blob and pins it to the upload,
+    /// so that garbage collection cannot delete its bytes between their commit and the link.
+    func reserveBlob(_ digest: Digest, size: Int64, forUpload id: String) async throws -> BlobReservation
     /// Ends the upload and links its blob into the repository, in one step; `StoreError.notFound` when unknown.
     func completeUpload(_ id: String, digest: Digest, size: Int64) async throws
     /// Ends the upload without a blob; false when unknown.
@@ -141,4 +146,18 @@ extension MetadataStore {
     public func tags(in repository: RepositoryName, after last: String?, limit: Int) async throws -> [String] {
         Array(try await tagList(in: repository).page(after: last, limit: limit))
     }
+}
+
+/// What reserving a blob for an upload found.
+public enum BlobReservation: Sendable, Equatable {
+    /// Pinned: the upload may store and link its bytes.
+    case reserved
+    /// Garbage collection is deleting the blob's bytes right now: try again shortly.
+    case beingDeleted
+    /// The upload session is gone.
+    case uploadUnknown
+
+    /// After how long a collector's claim is taken for abandoned (the collector died mid-way;
+    /// collectors give up on a blob's deletion long before).
+    public static let abandonedClaimAge: TimeInterval = 600
 }

@@ -343,6 +343,56 @@ enum Migrations {
             "ALTER TABLE build_settings ADD COLUMN poll BOOLEAN NOT NULL DEFAULT FALSE",
             "ALTER TABLE build_settings ADD COLUMN polled_refs TEXT",
         ] },
+        Step(version: 11, name: "online garbage collection") { f in [
+            // When garbage collection first saw the blob unlinked; when it claimed it for deletion.
+            "ALTER TABLE blobs ADD COLUMN orphaned_at \(f.timeType)",
+            "ALTER TABLE blobs ADD COLUMN deleting_at \(f.timeType)",
+            // The blob an upload is committing: it pins the blob against collection.
+            "ALTER TABLE uploads ADD COLUMN digest TEXT",
+            "CREATE INDEX uploads_by_digest ON uploads(digest)",
+            // Since when no tag points at the manifest (NULL while one does).
+            "ALTER TABLE manifests ADD COLUMN untagged_since \(f.timeType)",
+            """
+            UPDATE manifests SET untagged_since = created_at WHERE NOT EXISTS (
+                SELECT 1 FROM tags t WHERE t.repository = manifests.repository AND t.manifest = manifests.digest)
+            """,
+            "CREATE INDEX manifests_by_untagged_since ON manifests(untagged_since)",
+            "CREATE INDEX manifest_references_by_repository ON manifest_references(repository, digest)",
+            "CREATE INDEX tags_by_manifest ON tags(repository, manifest)",
+        ] },
+        Step(version: 12, name: "immutable tags, retention, quotas, audit log, pull limits") { f in [
+            """
+            CREATE TABLE repository_policies (
+                repository TEXT PRIMARY KEY REFERENCES repositories(name) ON DELETE CASCADE,
+                immutable_tags TEXT NOT NULL DEFAULT '[]',
+                retention TEXT,
+                updated_at \(f.timeType) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE namespace_quotas (
+                namespace TEXT PRIMARY KEY,
+                bytes BIGINT NOT NULL,
+                updated_at \(f.timeType) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE audit_log (
+                id \(f.autoIncrementKey),
+                at \(f.timeType) NOT NULL,
+                actor TEXT,
+                action TEXT NOT NULL,
+                namespace TEXT,
+                repository TEXT,
+                target TEXT,
+                client_address TEXT,
+                details TEXT
+            )
+            """,
+            "CREATE INDEX audit_log_by_time ON audit_log(at)",
+            "CREATE INDEX audit_log_by_namespace ON audit_log(namespace, at)",
+            "ALTER TABLE accounts ADD COLUMN pull_limit INTEGER",
+        ] },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

@@ -59,7 +59,8 @@ public struct SQLAccountStore: AccountStore {
             disabled: try row.decode(column: "disabled", as: Bool.self),
             privateRepoLimit: try row.decode(column: "private_repo_limit", as: Int?.self),
             defaultPrivate: try row.decode(column: "default_private", as: Bool.self),
-            createdAt: Date(timeIntervalSince1970: try row.decode(column: "created_at", as: Double.self))
+            createdAt: Date(timeIntervalSince1970: try row.decode(column: "created_at", as: Double.self)),
+            pullLimit: try row.decode(column: "pull_limit", as: Int?.self)
         )
     }
 
@@ -74,6 +75,7 @@ public struct SQLAccountStore: AccountStore {
             if let v = c.privateRepoLimit {
                 try await db.raw("UPDATE accounts SET private_repo_limit = \(bind: v) WHERE name = \(bind: name)").run()
             }
+            if let v = c.pullLimit { try await db.raw("UPDATE accounts SET pull_limit = \(bind: v) WHERE name = \(bind: name)").run() }
             return true
         }
     }

@@ -49,15 +49,37 @@ public struct SQLMetadataStore: MetadataStore {
 
     private static func link(_ digest: Digest, size: Int64, into repository: RepositoryName, at now: Double, in db: any SQLDatabase) async throws {
         try await ensureRepository(repository, at: Date(timeIntervalSince1970: now), in: db)
-        try await db.raw("""
-            INSERT INTO blobs (digest, size, created_at) VALUES (\(bind: digest.description), \(bind: size), \(bind: now))
-            ON CONFLICT (digest) DO NOTHING
-            """).run()
+        guard try await upsertBlob(digest, size: size, at: now, in: db) == nil else { throw StoreError.blobBeingDeleted }
         try await db.raw("""
             INSERT INTO repository_blobs (repository, digest, created_at)
             VALUES (\(bind: repository.value), \(bind: digest.description), \(bind: now))
             ON CONFLICT (repository, digest) DO NOTHING
             """).run()
+    }
+
+    /// Records the blob (or marks it linked again) and returns when garbage collection claimed it
+    /// for deletion, nil when it did not. Takes the blob's row lock: a collector's claim and a link
+    /// never interleave.
+    static func upsertBlob(_ digest: Digest, size: Int64, at now: Double, in db: any SQLDatabase) async throws -> Double? {
+        try await db.raw("""
+            INSERT INTO blobs (digest, size, created_at) VALUES (\(bind: digest.description), \(bind: size), \(bind: now))
+            ON CONFLICT (digest) DO UPDATE SET orphaned_at = NULL
+            RETURNING deleting_at
+            """).first()?.decode(column: "deleting_at", as: Double?.self)
+    }
+
+    public func reserveBlob(_ digest: Digest, size: Int64, forUpload id: String) async throws -> BlobReservation {
+        let now = self.now
+        return try await access.transaction { db in
+            guard try await db.raw("SELECT 1 AS ok FROM uploads WHERE id = \(bind: id)").first() != nil else { return .uploadUnknown }
+            if let claimed = try await Self.upsertBlob(digest, size: size, at: now, in: db) {
+                // A claim this old outlived any collector: it died between claiming and forgetting.
+                guard claimed < now - BlobReservation.abandonedClaimAge else { return .beingDeleted }
+                try await db.raw("UPDATE blobs SET deleting_at = NULL WHERE digest = \(bind: digest.description)").run()
+            }
+            try await db.raw("UPDATE uploads SET digest = \(bind: digest.description) WHERE id = \(bind: id)").run()
+            return .reserved
+        }
     }
 
     public func unlinkBlob(_ digest: Digest, from repository: RepositoryName) async throws -> Bool {
@@ -74,11 +96,14 @@ public struct SQLMetadataStore: MetadataStore {
         let now = self.now
         try await access.transaction { db in
             try await Self.ensureRepository(repository, at: Date(timeIntervalSince1970: now), in: db)
+            try await Self.touchReferences(of: manifest, in: repository, at: now, in: db)
+            var replaced: Digest?
+            if let tag { replaced = try await Self.taggedDigest(tag, in: repository, in: db) }
             try await db.raw("""
-                INSERT INTO manifests (repository, digest, media_type, artifact_type, subject, annotations, content, created_at)
+                INSERT INTO manifests (repository, digest, media_type, artifact_type, subject, annotations, content, created_at, untagged_since)
                 VALUES (\(bind: repository.value), \(bind: manifest.digest.description), \(bind: manifest.mediaType),
                         \(bind: manifest.artifactType), \(bind: manifest.subject?.description), \(bind: annotations),
-                        \(bind: Data(manifest.content)), \(bind: manifest.createdAt.timeIntervalSince1970))
+                        \(bind: Data(manifest.content)), \(bind: manifest.createdAt.timeIntervalSince1970), \(bind: now))
                 ON CONFLICT (repository, digest) DO NOTHING
                 """).run()
             let references = manifest.blobReferences.map { ($0, "blob") } + manifest.manifestReferences.map { ($0, "manifest") }
@@ -97,6 +122,8 @@ public struct SQLMetadataStore: MetadataStore {
                     SET manifest = excluded.manifest, updated_at = excluded.updated_at, pushed_by = excluded.pushed_by
                     """).run()
             }
+            // Pushed again: its untagged clock starts over (and a collector that chose it re-checks and lets it be).
+            try await Self.updateUntaggedSince([manifest.digest] + [replaced].compactMap { $0 }, in: repository, at: now, in: db)
             try await db.raw("UPDATE repositories SET updated_at = \(bind: now) WHERE name = \(bind: repository.value)").run()
         }
     }
@@ -170,10 +197,68 @@ public struct SQLMetadataStore: MetadataStore {
     }
 
     public func deleteTag(_ tag: Tag, in repository: RepositoryName) async throws -> Bool {
-        try await access.writeIfExists(
-            check: "SELECT 1 AS ok FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)",
-            change: "DELETE FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)"
-        )
+        let now = self.now
+        return try await access.transaction { db in
+            guard let digest = try await Self.taggedDigest(tag, in: repository, in: db) else { return false }
+            try await db.raw("DELETE FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)").run()
+            try await Self.updateUntaggedSince([digest], in: repository, at: now, in: db)
+            return true
+        }
+    }
+
+    static func taggedDigest(_ tag: Tag, in repository: RepositoryName, in db: any SQLDatabase) async throws -> Digest? {
+        try await db.raw("""
+            SELECT manifest FROM tags WHERE repository = \(bind: repository.value) AND name = \(bind: tag.value)
+            """).first().flatMap { Digest(try $0.decode(column: "manifest", as: String.self)) }
+    }
+
+    /// Sets each manifest's `untagged_since`: NULL while a tag points at it, else `now` (an untagged
+    /// one's clock starts over). The update also takes the rows' locks: a collector deleting one of
+    /// them concurrently re-checks it against the new row and keeps it.
+    static func updateUntaggedSince(_ digests: [Digest], in repository: RepositoryName, at now: Double, in db: any SQLDatabase) async throws {
+        guard !digests.isEmpty else { return }
+        try await db.raw("""
+            UPDATE manifests SET untagged_since = CASE WHEN EXISTS (
+                SELECT 1 FROM tags t WHERE t.repository = manifests.repository AND t.manifest = manifests.digest
+            ) THEN NULL ELSE \(bind: now) END
+            WHERE repository = \(bind: repository.value) AND digest IN (\(binds: digests.map(\.description)))
+            """).run()
+    }
+
+    /// Inside a manifest push: re-checks that its blobs are still linked and its child manifests
+    /// still stored (garbage collection may have taken them since the push checked), and touches
+    /// them so that a collector racing this push keeps them.
+    static func touchReferences(of manifest: StoredManifest, in repository: RepositoryName, at now: Double, in db: any SQLDatabase) async throws {
+        let blobs = Array(Set(manifest.blobReferences))
+        if !blobs.isEmpty {
+            try await db.raw("""
+                UPDATE repository_blobs SET created_at = \(bind: now)
+                WHERE repository = \(bind: repository.value) AND digest IN (\(binds: blobs.map(\.description)))
+                """).run()
+            let linked = try await db.raw("""
+                SELECT COUNT(*) AS n FROM repository_blobs
+                WHERE repository = \(bind: repository.value) AND digest IN (\(binds: blobs.map(\.description)))
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+            if linked < blobs.count { throw StoreError.referenceGone("blob") }
+        }
+        let children = Array(Set(manifest.manifestReferences))
+        if !children.isEmpty {
+            try await updateUntaggedSince(children, in: repository, at: now, in: db)
+            let stored = try await db.raw("""
+                SELECT COUNT(*) AS n FROM manifests
+                WHERE repository = \(bind: repository.value) AND digest IN (\(binds: children.map(\.description)))
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+            if stored < children.count { throw StoreError.referenceGone("manifest") }
+        }
+        if let subject = manifest.subject {
+            try await updateUntaggedSince([subject], in: repository, at: now, in: db)
+        }
+    }
+
+    public func tags(pointingAt digest: Digest, in repository: RepositoryName) async throws -> [String] {
+        try await db.raw("""
+            SELECT name FROM tags WHERE repository = \(bind: repository.value) AND manifest = \(bind: digest.description) ORDER BY name
+            """).all().map { try $0.decode(column: "name", as: String.self) }
     }
 
     public func tagList(in repository: RepositoryName) async throws -> TagList {

@@ -21,6 +21,12 @@ public struct Stores: Sendable {
     public let webhooks: any WebhookStore
     /// Automated builds: settings, builds, logs.
     public let builds: any BuildStore
+    /// What garbage collection reads and deletes.
+    public let garbage: any GarbageStore
+    /// Immutable tags, retention policies, quotas.
+    public let policies: any PolicyStore
+    /// The audit log.
+    public let audit: any AuditStore
     public let clock: any WallClock
     private let access: any SQLDatabaseAccess
 
@@ -43,6 +49,9 @@ public struct Stores: Sendable {
         sessions = SQLSessionStore(access: access)
         webhooks = SQLWebhookStore(access: access)
         builds = SQLBuildStore(access: access)
+        garbage = SQLGarbageStore(access: access)
+        policies = SQLPolicyStore(access: access, clock: clock)
+        audit = SQLAuditStore(access: access)
     }
 
     /// Runs `body` in one write transaction: committed when it returns, rolled back when it throws.

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import WharfCore
 
@@ -15,6 +16,10 @@ public protocol BlobStore: Sendable {
 
     /// Removes the blob's bytes (garbage collection only: a repository DELETE unlinks in metadata).
     func delete(_ digest: Digest) async throws
+
+    /// Every stored blob with its size and last modification (garbage collection's sweep for
+    /// bytes the database does not know).
+    func storedBlobs() async throws -> [(digest: Digest, size: Int64, modified: Date)]
 
     /// Creates an empty staging area for upload `id`.
     func createUpload(_ id: String) async throws
@@ -73,6 +78,15 @@ public struct ContentAddressedBlobStore: BlobStore {
 
     public func delete(_ digest: Digest) async throws {
         try await driver.delete(Self.key(of: digest))
+    }
+
+    public func storedBlobs() async throws -> [(digest: Digest, size: Int64, modified: Date)] {
+        try await driver.list(prefix: "blobs/").compactMap { object in
+            // blobs/<algorithm>/<two hex>/<hex>
+            let parts = object.key.split(separator: "/")
+            guard parts.count == 4, let digest = Digest("\(parts[1]):\(parts[3])"), object.key == Self.key(of: digest) else { return nil }
+            return (digest, object.size, object.modified)
+        }
     }
 
     public func createUpload(_ id: String) async throws {

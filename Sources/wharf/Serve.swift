@@ -115,6 +115,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between polls of git URLs whose build settings ask for polling [WHARF_BUILD_POLL_INTERVAL] (default: 300).")
     var buildPollInterval: String?
 
+    @Option(help: "Seconds between garbage collections, 0 for never [WHARF_GC_INTERVAL] (default: 3600).")
+    var gcInterval: String?
+
+    @Option(help: "Seconds a blob stays unlinked (and a link unused) before garbage collection reclaims it [WHARF_GC_GRACE_PERIOD] (default: 3600).")
+    var gcGracePeriod: String?
+
+    @Option(help: "Seconds an untagged manifest is kept (unless an index or a referrer refers to it), or never [WHARF_GC_UNTAGGED_AGE] (default: 86400).")
+    var gcUntaggedAge: String?
+
+    @Option(help: "Seconds between runs of the repositories' retention policies, 0 for on demand only [WHARF_RETENTION_INTERVAL] (default: 3600).")
+    var retentionInterval: String?
+
+    @Option(help: "Manifest pulls per window for each anonymous client address [WHARF_PULL_LIMIT_ANONYMOUS] (default: no limit).")
+    var pullLimitAnonymous: String?
+
+    @Option(help: "Manifest pulls per window for each account, unless an admin set its own [WHARF_PULL_LIMIT_AUTHENTICATED] (default: no limit).")
+    var pullLimitAuthenticated: String?
+
+    @Option(help: "Seconds of one pull-limit window [WHARF_PULL_LIMIT_WINDOW] (default: 21600, as Docker Hub).")
+    var pullLimitWindow: String?
+
     @Option(help: "Allow sign-up through the API: true or false [WHARF_SIGNUP] (default: true).")
     var signup: String?
 
@@ -137,6 +158,9 @@ struct Serve: AsyncParsableCommand {
             ("webhook-retry-for", webhookRetryFor), ("webhook-disable-after", webhookDisableAfter), ("webhook-workers", webhookWorkers),
             ("build-engine", buildEngine), ("docker-host", dockerHost), ("build-workers", buildWorkers), ("build-timeout", buildTimeout),
             ("build-memory", buildMemory), ("build-pids", buildPids), ("build-network", buildNetwork), ("build-poll-interval", buildPollInterval),
+            ("gc-interval", gcInterval), ("gc-grace-period", gcGracePeriod), ("gc-untagged-age", gcUntaggedAge),
+            ("retention-interval", retentionInterval), ("pull-limit-anonymous", pullLimitAnonymous),
+            ("pull-limit-authenticated", pullLimitAuthenticated), ("pull-limit-window", pullLimitWindow),
             ("signup", signup), ("private-repo-limit", privateRepoLimit), ("token-lifetime", tokenLifetime),
         ]
         return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key, $0) } })

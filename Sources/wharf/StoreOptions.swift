@@ -16,7 +16,7 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the database (migrating it if needed), runs `body` with the services, and closes it.
     /// A rule the command breaks is reported as the services word it.
-    func withHub<R>(_ body: (Hub) async throws -> R) async throws -> R {
+    func withHub<R>(storage: String? = nil, settings: HubSettings = HubSettings(), _ body: (Hub) async throws -> R) async throws -> R {
         let environment = ProcessInfo.processInfo.environment
         let folder = dataDirectory ?? environment["WHARF_DATA_DIR"] ?? "./wharf-data"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -29,7 +29,8 @@ struct StoreOptions: ParsableArguments {
         let access = try await configuration.openDatabase(logger: logger)
         do {
             let stores = try await Stores.open(access)
-            let hub = Hub(stores: stores, blobs: try ContentAddressedBlobStore.fileSystem(root: folder), settings: HubSettings())
+            let blobs = try ContentAddressedBlobStore.open(storage ?? environment["WHARF_STORAGE"], dataDirectory: folder, environment: environment)
+            let hub = Hub(stores: stores, blobs: blobs, settings: settings)
             let result = try await body(hub)
             try await access.shutdown()
             return result

@@ -59,10 +59,22 @@ struct SQLMetadataStoreTests {
         }
     }
 
+    @Test("a manifest whose blob is no longer linked (garbage collected since the push checked) is refused in the transaction")
+    func unlinkedReference() async throws {
+        try await withStore { store in
+            await #expect(throws: StoreError.referenceGone("blob")) {
+                try await store.putManifest(manifest("orphan"), tag: Tag("latest"), in: repo)
+            }
+            let stored = try await store.manifest(taggedWith: Tag("latest")!, in: repo)
+            #expect(stored == nil)
+        }
+    }
+
     @Test("a tag moves atomically and the old manifest stays reachable by digest")
     func tagsMove() async throws {
         try await withStore { store in
             let first = manifest("one"), second = manifest("two")
+            try await store.linkBlob(blob, size: 5, into: repo)
             try await store.putManifest(first, tag: Tag("latest"), in: repo)
             try await store.putManifest(second, tag: Tag("latest"), in: repo)
             #expect(try await store.taggedDigest(Tag("latest")!, in: repo) == second.digest)
@@ -77,6 +89,7 @@ struct SQLMetadataStoreTests {
     func deletes() async throws {
         try await withStore { store in
             let m = manifest("m")
+            try await store.linkBlob(blob, size: 5, into: repo)
             try await store.putManifest(m, tag: Tag("a"), in: repo)
             try await store.putManifest(m, tag: Tag("b"), in: repo)
             #expect(try await store.deleteTag(Tag("a")!, in: repo))
@@ -92,6 +105,7 @@ struct SQLMetadataStoreTests {
     func pagination() async throws {
         try await withStore { store in
             let m = manifest("m")
+            try await store.linkBlob(blob, size: 5, into: repo)
             for tag in ["b", "a", "C", "c"] { try await store.putManifest(m, tag: Tag(tag), in: repo) }
             #expect(try await store.tags(in: repo, after: nil, limit: 10) == ["C", "a", "b", "c"])
             #expect(try await store.tags(in: repo, after: "a", limit: 2) == ["b", "c"])
@@ -105,6 +119,7 @@ struct SQLMetadataStoreTests {
     func referrers() async throws {
         try await withStore { store in
             let subject = Digest.of(Array("subject".utf8))
+            for repository in [repo, other] { try await store.linkBlob(blob, size: 5, into: repository) }
             try await store.putManifest(manifest("sbom", subject: subject, artifactType: "application/sbom"), tag: nil, in: repo)
             try await store.putManifest(manifest("sig", subject: subject, artifactType: "application/sig"), tag: nil, in: repo)
             try await store.putManifest(manifest("sig2", subject: subject, artifactType: "application/sig"), tag: nil, in: other)

@@ -48,7 +48,11 @@ public struct AccessTokenService: Sendable {
         let token = AccessToken(id: id, account: principal.name, name: name, kind: .personal, scope: scope,
                                 createdAt: now, expiresAt: expiresAt, creatorAddress: origin?.address,
                                 creatorAgent: origin?.userAgent.map { String($0.prefix(500)) })
-        try await stores.accounts.createToken(token, hash: SecretToken.hash(secret))
+        try await stores.transaction { tx in
+            try await tx.accounts.createToken(token, hash: SecretToken.hash(secret))
+            try await AuditTrail.record("token_create", actor: token.account, namespace: token.account, target: token.id,
+                                        details: ["name": token.name, "scope": token.scope.rawValue], in: tx)
+        }
         return (token, secret)
     }
 
@@ -71,18 +75,25 @@ public struct AccessTokenService: Sendable {
     public func update(_ id: String, name: String?, isActive: Bool?, by principal: Principal?) async throws -> AccessToken {
         let owner = try self.owner(principal)
         let name = try name.map(AccountRules.tokenName)
-        guard UUID(uuidString: id) != nil,
-              let token = try await stores.accounts.updateToken(id, of: owner, name: name, isActive: isActive) else {
-            throw HubError.notFound("token")
+        guard UUID(uuidString: id) != nil else { throw HubError.notFound("token") }
+        return try await stores.transaction { tx in
+            guard let token = try await tx.accounts.updateToken(id, of: owner, name: name, isActive: isActive) else {
+                throw HubError.notFound("token")
+            }
+            if let isActive {
+                try await AuditTrail.record(isActive ? "token_activate" : "token_deactivate", actor: owner, namespace: owner, target: id, in: tx)
+            }
+            return token
         }
-        return token
     }
 
     /// Revokes one of the caller's tokens; it stops working at once.
     public func revoke(_ id: String, by principal: Principal?) async throws {
         let owner = try self.owner(principal)
-        guard UUID(uuidString: id) != nil, try await stores.accounts.revokeToken(id, of: owner) else {
-            throw HubError.notFound("token")
+        guard UUID(uuidString: id) != nil else { throw HubError.notFound("token") }
+        try await stores.transaction { tx in
+            guard try await tx.accounts.revokeToken(id, of: owner) else { throw HubError.notFound("token") }
+            try await AuditTrail.record("token_revoke", actor: owner, namespace: owner, target: id, in: tx)
         }
     }
 

@@ -90,8 +90,11 @@ public struct AccountService: Sendable {
         /// `.some(nil)` resets to the server's default plan.
         public var privateRepoLimit: Int??
         public var password: String?
+        /// `.some(nil)` resets to the server's default for accounts.
+        public var pullLimit: Int??
 
-        public init(isAdmin: Bool? = nil, disabled: Bool? = nil, privateRepoLimit: Int?? = nil, password: String? = nil) {
+        public init(isAdmin: Bool? = nil, disabled: Bool? = nil, privateRepoLimit: Int?? = nil, password: String? = nil, pullLimit: Int?? = nil) {
+            self.pullLimit = pullLimit
             self.isAdmin = isAdmin
             self.disabled = disabled
             self.privateRepoLimit = privateRepoLimit
@@ -104,6 +107,10 @@ public struct AccountService: Sendable {
         try access.require(principal, .administerServer)
         var changes = AccountChanges(isAdmin: change.isAdmin, disabled: change.disabled)
         if let limit = change.privateRepoLimit { changes.privateRepoLimit = .some(try limit.map(AccountRules.privateRepoLimit)) }
+        if let limit = change.pullLimit {
+            if let value = limit, !(0...100_000_000).contains(value) { throw HubError.invalid("pull_limit", "pull_limit must be from 0 to 100000000") }
+            changes.pullLimit = .some(limit)
+        }
         if let password = change.password { changes.passwordHash = try await authenticator.hasher.hash(try AccountRules.password(password)) }
         guard try await stores.accounts.updateAccount(name, changes), let account = try await stores.accounts.account(name) else {
             throw HubError.notFound("account")

@@ -27,7 +27,9 @@ public struct HubSessionService: Sendable {
     /// Checks the credentials (throttled as `docker login` is) and returns a session token;
     /// throws `Authenticator.Failure` for wrong ones.
     public func login(username: String, secret: String, clientAddress: String?, lifetime: TimeInterval) async throws -> String {
-        let principal = try await authenticator.authenticate(username: username, secret: secret, clientAddress: clientAddress)
+        let principal = try await AuditTrail.auditingLogin(username, via: "hub-api", stores: stores) {
+            try await authenticator.authenticate(username: username, secret: secret, clientAddress: clientAddress)
+        }
         var tokenID: String? = nil
         if secret.hasPrefix(SecretToken.personalPrefix) {
             tokenID = try await stores.accounts.token(hash: SecretToken.hash(secret), at: stores.clock.now)?.id

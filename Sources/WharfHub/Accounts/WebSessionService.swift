@@ -30,7 +30,9 @@ public struct WebSessionService: Sendable {
     /// Personal access tokens do not log in to the website. Throws `Authenticator.Failure`.
     public func logIn(username: String, password: String, clientAddress: String?) async throws -> (secret: String, session: Session) {
         guard !password.hasPrefix(SecretToken.personalPrefix) else { throw Authenticator.Failure.invalidCredentials }
-        let principal = try await authenticator.authenticate(username: username, secret: password, clientAddress: clientAddress)
+        let principal = try await AuditTrail.auditingLogin(username, via: "website", stores: stores) {
+            try await authenticator.authenticate(username: username, secret: password, clientAddress: clientAddress)
+        }
         let secret = SecretToken.generate(prefix: Self.secretPrefix)
         let now = stores.clock.now
         let session = WebSession(account: principal.name, formToken: SecretToken.generate(prefix: ""), createdAt: now, lastSeenAt: now)

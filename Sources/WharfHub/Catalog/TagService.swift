@@ -68,6 +68,8 @@ public struct TagService: Sendable {
             try await registry.deleteManifest(.tag(tag), in: repository, by: principal?.name)
         } catch let error as RegistryError where error.code == .manifestUnknown {
             throw HubError.notFound("tag")
+        } catch let error as RegistryError where error.code == .denied {
+            throw HubError.forbidden(error.message)  // an immutable tag
         }
     }
 

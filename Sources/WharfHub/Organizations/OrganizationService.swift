@@ -24,7 +24,10 @@ public struct OrganizationService: Sendable {
         if ownerName != principal.name { try access.require(principal, .administerServer) }
         guard try await stores.accounts.account(ownerName)?.kind == .user else { throw HubError.invalid("owner", "no user named \(ownerName)") }
         do {
-            try await stores.accounts.createOrganization(name, owner: ownerName)
+            try await stores.transaction { tx in
+                try await tx.accounts.createOrganization(name, owner: ownerName)
+                try await AuditTrail.record("organization_create", actor: principal.name, namespace: name, details: ["owner": ownerName], in: tx)
+            }
         } catch StoreError.exists {
             throw HubError.conflict("name", "the name \(name) is taken")
         }
@@ -75,7 +78,10 @@ public struct OrganizationService: Sendable {
         try await access.require(principal, .manage, organization: org)
         let team = try AccountRules.team(raw)
         do {
-            try await stores.accounts.createTeam(team, in: org)
+            try await stores.transaction { tx in
+                try await tx.accounts.createTeam(team, in: org)
+                try await AuditTrail.record("team_create", actor: principal?.name, namespace: org, target: team.value, in: tx)
+            }
         } catch StoreError.exists {
             throw HubError.conflict("name", "the team \(team) exists")
         }
@@ -87,7 +93,10 @@ public struct OrganizationService: Sendable {
         try await access.require(principal, .manage, organization: org)
         let team = try AccountRules.team(raw)
         guard team != .owners else { throw HubError.forbidden("the owners team cannot be deleted") }
-        guard try await stores.accounts.deleteTeam(team, in: org) else { throw HubError.notFound("team") }
+        try await stores.transaction { tx in
+            guard try await tx.accounts.deleteTeam(team, in: org) else { throw HubError.notFound("team") }
+            try await AuditTrail.record("team_delete", actor: principal?.name, namespace: org, target: team.value, in: tx)
+        }
     }
 
     public func addMember(_ username: String, to raw: String, in org: String, by principal: Principal?) async throws -> Team {
@@ -96,7 +105,11 @@ public struct OrganizationService: Sendable {
         guard let account = try await stores.accounts.account(username), account.kind == .user else {
             throw HubError.notFound("user \(username)")
         }
-        return try await changeTeam(team, in: org) { tx in try await tx.accounts.addTeamMember(account.name, to: team, in: org) }
+        return try await changeTeam(team, in: org) { tx in
+            try await tx.accounts.addTeamMember(account.name, to: team, in: org)
+            try await AuditTrail.record("team_member_add", actor: principal?.name, namespace: org, target: team.value,
+                                        details: ["member": account.name], in: tx)
+        }
     }
 
     /// Removes a member; the last owner cannot leave the owners team.
@@ -108,6 +121,8 @@ public struct OrganizationService: Sendable {
                 throw HubError.forbidden("an organization needs at least one owner")
             }
             guard try await tx.accounts.removeTeamMember(username, from: team, in: org) else { throw HubError.notFound("team member") }
+            try await AuditTrail.record("team_member_remove", actor: principal?.name, namespace: org, target: team.value,
+                                        details: ["member": username], in: tx)
         }
     }
 
@@ -117,14 +132,22 @@ public struct OrganizationService: Sendable {
         let team = try AccountRules.team(raw)
         guard let name = RepositoryName("\(org)/\(repository)") else { throw HubError.invalid("name", "invalid repository name \(repository)") }
         let level = try AccountRules.permission(permission)
-        return try await changeTeam(team, in: org) { tx in try await tx.accounts.setTeamPermission(level, on: name.value, for: team, in: org) }
+        return try await changeTeam(team, in: org) { tx in
+            try await tx.accounts.setTeamPermission(level, on: name.value, for: team, in: org)
+            try await AuditTrail.record("team_permission_set", actor: principal?.name, namespace: org, repository: name, target: team.value,
+                                        details: ["permission": permission], in: tx)
+        }
     }
 
     public func revoke(_ raw: String, on repository: String, in org: String, by principal: Principal?) async throws {
         try await access.require(principal, .manage, organization: org)
         let team = try AccountRules.team(raw)
-        guard try await stores.accounts.removeTeamPermission(on: "\(org)/\(repository)", for: team, in: org) else {
-            throw HubError.notFound("permission")
+        try await stores.transaction { tx in
+            guard try await tx.accounts.removeTeamPermission(on: "\(org)/\(repository)", for: team, in: org) else {
+                throw HubError.notFound("permission")
+            }
+            try await AuditTrail.record("team_permission_remove", actor: principal?.name, namespace: org, repository: RepositoryName("\(org)/\(repository)"),
+                                        target: team.value, in: tx)
         }
     }
 

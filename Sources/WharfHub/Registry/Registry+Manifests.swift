@@ -39,12 +39,20 @@ extension Registry {
         )
         let tag: Tag? = if case .tag(let t) = reference { t } else { nil }
         let now = stored.createdAt
-        try await commit(into: repository, by: actor) { tx in
-            try await tx.metadata.putManifest(stored, tag: tag, in: repository, pushedBy: actor)
-            if let tag {
-                try await outbox.publish(HubEvent(kind: .push, repository: repository, actor: actor, tag: tag.value,
-                                                    digest: digest, createdAt: now), in: tx)
+        do {
+            try await commit(into: repository, by: actor) { tx in
+                if let tag { try await ImmutableTags.checkPush(tag, digest: digest, in: repository, tx: tx) }
+                try await tx.metadata.putManifest(stored, tag: tag, in: repository, pushedBy: actor)
+                if let tag {
+                    try await outbox.publish(HubEvent(kind: .push, repository: repository, actor: actor, tag: tag.value,
+                                                        digest: digest, createdAt: now), in: tx)
+                }
             }
+        } catch StoreError.referenceGone(let kind) {
+            // Garbage collection took a blob or child manifest between the checks above and the commit.
+            throw kind == "blob"
+                ? RegistryError(.manifestBlobUnknown, "a blob the manifest references was garbage collected during the push; push it again")
+                : RegistryError(.manifestChildUnknown, "a manifest the index references was garbage collected during the push; push it again")
         }
         // What the hub shows of the image (platform, history), read while the config is at hand.
         if let config = manifest.config { _ = await ImageConfigReader(registry: self).summaries(of: [config]) }
@@ -92,11 +100,9 @@ extension Registry {
         let found = try await stores.transaction { tx in
             switch reference {
             case .tag(let tag):
-                guard let digest = try await tx.metadata.taggedDigest(tag, in: repository),
-                      try await tx.metadata.deleteTag(tag, in: repository) else { return false }
-                try await outbox.publish(HubEvent(kind: .tagDelete, repository: repository, actor: actor, tag: tag.value,
-                                                    digest: digest, createdAt: now), in: tx)
+                return try await deleteTag(tag, in: repository, by: actor, at: now, tx: tx)
             case .digest(let digest):
+                try await ImmutableTags.checkDelete(tags: try await tx.metadata.tags(pointingAt: digest, in: repository), in: repository, tx: tx)
                 guard try await tx.metadata.deleteManifest(digest, in: repository) else { return false }
                 try await outbox.publish(HubEvent(kind: .manifestDelete, repository: repository, actor: actor,
                                                     digest: digest, createdAt: now), in: tx)
@@ -104,6 +110,17 @@ extension Registry {
             return true
         }
         guard found else { throw RegistryError.manifestUnknown(reference) }
+    }
+
+    /// Deletes a tag unless an immutable tag rule protects it, recording `tag_delete`, in `tx`;
+    /// false when there is no such tag.
+    func deleteTag(_ tag: Tag, in repository: RepositoryName, by actor: String?, at now: Date, tx: Stores) async throws -> Bool {
+        guard let digest = try await tx.metadata.taggedDigest(tag, in: repository) else { return false }
+        try await ImmutableTags.checkDelete(tags: [tag.value], in: repository, tx: tx)
+        guard try await tx.metadata.deleteTag(tag, in: repository) else { return false }
+        try await outbox.publish(HubEvent(kind: .tagDelete, repository: repository, actor: actor, tag: tag.value,
+                                          digest: digest, createdAt: now), in: tx)
+        return true
     }
 
     /// The repository's tags.

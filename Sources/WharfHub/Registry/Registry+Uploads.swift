@@ -7,6 +7,7 @@ import WharfStorage
 extension Registry {
     /// Opens a new upload session in the repository.
     public func startUpload(in repository: RepositoryName) async throws -> UploadSession {
+        try await StorageQuota.checkRoomLeft(in: repository, stores: stores)
         let now = stores.clock.now
         let session = UploadSession(id: UUID().uuidString.lowercased(), repository: repository, createdAt: now, updatedAt: now)
         try await blobs.createUpload(session.id)
@@ -57,17 +58,40 @@ extension Registry {
             throw RegistryError(.digestInvalid, "the uploaded content has digest \(computed), not \(digest)",
                                 detail: ["expected": digest.description, "actual": computed.description])
         }
-        try await blobs.commitUpload(id, as: digest)
         let size = session.size
+        try await reserve(digest, size: size, forUpload: id)
+        try await blobs.commitUpload(id, as: digest)
         do {
             try await commit(into: repository, by: actor) { tx in
+                try await StorageQuota.admit(digest, size: size, into: repository, tx: tx)
                 try await tx.metadata.completeUpload(id, digest: digest, size: size)
             }
         } catch StoreError.notFound {
             throw RegistryError.uploadUnknown(id)
+        } catch let error as RegistryError where error.code == .denied {
+            // Over quota: the session ends, and the bytes are garbage once no upload pins them.
+            try? await cancelUpload(id, in: repository)
+            throw error
         }
         hashes.remove(id)
         return session.size
+    }
+
+    /// Pins `digest` to the upload before its bytes are stored, waiting while garbage collection
+    /// finishes deleting an earlier copy of the same blob (a matter of one object deletion).
+    private func reserve(_ digest: Digest, size: Int64, forUpload id: String) async throws {
+        let deadline = stores.clock.now.addingTimeInterval(60)
+        while true {
+            switch try await metadata.reserveBlob(digest, size: size, forUpload: id) {
+            case .reserved: return
+            case .uploadUnknown: throw RegistryError.uploadUnknown(id)
+            case .beingDeleted:
+                guard stores.clock.now < deadline else {
+                    throw RegistryError(.unavailable, "the blob is being garbage collected; retry the upload", detail: ["digest": digest.description])
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     /// Stores a whole blob sent in one request (`POST ?digest=` or a fresh session's `PUT`).

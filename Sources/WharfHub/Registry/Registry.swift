@@ -19,12 +19,25 @@ public struct Registry: Sendable {
     let hashes: UploadHashCache
     /// Pulls counted since the last flush.
     public let pulls = PullCounter()
+    /// Pull rate limits (off unless configured).
+    public let pullLimits: PullLimiter
 
     public init(stores: Stores, blobs: any BlobStore, settings: HubSettings) {
         self.stores = stores
         self.blobs = blobs
         self.settings = settings
         hashes = UploadHashCache(clock: stores.clock)
+        pullLimits = PullLimiter(settings: settings.pullLimits, clock: stores.clock)
+    }
+
+    /// Counts a manifest GET (`counts`) against the caller's pull limit; nil when none applies.
+    /// Throws `TOOMANYREQUESTS` when the limit is reached.
+    public func admitPull(by account: String?, from address: String?, counts: Bool) async throws -> PullLimiter.Allowance? {
+        guard pullLimits.settings.isEnabled || account != nil else { return nil }
+        var found: Account?
+        if let account { found = try await stores.accounts.account(account) }
+        guard pullLimits.settings.isEnabled || found?.pullLimit != nil else { return nil }
+        return try pullLimits.admit(account: found, address: address, counts: counts)
     }
 
     /// Writes the pulls counted so far to the database (kept for the next flush when that fails).
@@ -67,8 +80,13 @@ public struct Registry: Sendable {
     /// Links a blob the source repository has into `repository`; false when the source lacks it.
     public func mount(_ digest: Digest, from source: RepositoryName, into repository: RepositoryName, by actor: String?) async throws -> Bool {
         guard let size = try await metadata.linkedBlobSize(digest, in: source) else { return false }
-        try await commit(into: repository, by: actor) { tx in
-            try await tx.metadata.linkBlob(digest, size: size, into: repository)
+        do {
+            try await commit(into: repository, by: actor) { tx in
+                try await StorageQuota.admit(digest, size: size, into: repository, tx: tx)
+                try await tx.metadata.linkBlob(digest, size: size, into: repository)
+            }
+        } catch StoreError.blobBeingDeleted {
+            return false  // the source lost it to garbage collection since: the client uploads it instead
         }
         return true
     }

@@ -121,13 +121,20 @@ public struct RepositoryService: Sendable {
         guard let account = try await stores.accounts.account(username), account.kind == .user else {
             throw HubError.notFound("user \(username)")
         }
-        try await stores.accounts.setCollaborator(account.name, permission: permission, on: name)
+        try await stores.transaction { tx in
+            try await tx.accounts.setCollaborator(account.name, permission: permission, on: name)
+            try await AuditTrail.record("collaborator_set", actor: principal?.name, namespace: nil, repository: name, target: account.name,
+                                        details: ["permission": raw], in: tx)
+        }
         return permission
     }
 
     public func removeCollaborator(_ username: String, from name: RepositoryName, by principal: Principal?) async throws {
         try await access.require(principal, .manage, on: name)
-        guard try await stores.accounts.removeCollaborator(username, from: name) else { throw HubError.notFound("collaborator") }
+        try await stores.transaction { tx in
+            guard try await tx.accounts.removeCollaborator(username, from: name) else { throw HubError.notFound("collaborator") }
+            try await AuditTrail.record("collaborator_remove", actor: principal?.name, namespace: nil, repository: name, target: username, in: tx)
+        }
     }
 
     /// Repository names the caller may pull, in order, strictly after `last`, at most `limit`.

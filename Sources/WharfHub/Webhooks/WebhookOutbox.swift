@@ -13,9 +13,10 @@ public struct WebhookOutbox: Sendable {
         publicURL = settings.publicURL
     }
 
-    /// Records `event` and queues its deliveries, in `tx`.
+    /// Records `event` (and its audit entry) and queues its deliveries, in `tx`.
     public func publish(_ event: HubEvent, in tx: Stores) async throws {
         let id = try await tx.events.record(event)
+        try await AuditTrail.record(event, in: tx)
         let subscribers = try await tx.webhooks.subscribers(to: event.kind.rawValue, of: event.repository)
         guard !subscribers.isEmpty else { return }
         let facts = try await WebhookEventFacts.gather(event, id: id, in: tx)

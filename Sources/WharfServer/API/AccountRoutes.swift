@@ -32,12 +32,32 @@ struct AccountRoutes: Sendable {
         let private_repo_limit: Int
         let default_private: Bool
         let created_at: Date
+        /// Manifest pulls per window this account may make; null: the server's default (or no limit).
+        let pull_limit: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case username, kind, email, is_admin, disabled, private_repo_limit, default_private, created_at, pull_limit
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(username, forKey: .username)
+            try container.encode(kind, forKey: .kind)
+            try container.encodeIfPresent(email, forKey: .email)
+            try container.encode(is_admin, forKey: .is_admin)
+            try container.encode(disabled, forKey: .disabled)
+            try container.encode(private_repo_limit, forKey: .private_repo_limit)
+            try container.encode(default_private, forKey: .default_private)
+            try container.encode(created_at, forKey: .created_at)
+            try container.encode(pull_limit, forKey: .pull_limit)
+        }
     }
 
     func view(_ account: Account) -> AccountView {
         AccountView(username: account.name, kind: account.kind.rawValue, email: account.email, is_admin: account.isAdmin,
                     disabled: account.disabled, private_repo_limit: hub.accounts.privateRepoLimit(of: account),
-                    default_private: account.defaultPrivate, created_at: account.createdAt)
+                    default_private: account.defaultPrivate, created_at: account.createdAt,
+                    pull_limit: hub.registry.pullLimits.limit(for: account))
     }
 
     /// `POST /api/users {"username","email","password"}`.
@@ -128,12 +148,13 @@ struct AccountRoutes: Sendable {
 
     /// `PUT /api/admin/users/{username} {"private_repo_limit","is_admin","disabled"}`.
     func administer(_ request: Request, context: WharfRequestContext) async throws -> Response {
-        struct Body: Decodable { let private_repo_limit: Int?; let is_admin: Bool?; let disabled: Bool? }
+        struct Body: Decodable { let private_repo_limit: Int?; let is_admin: Bool?; let disabled: Bool?; let pull_limit: Int? }
         let principal = try await auth.require(request, context: context)
         let name = try context.parameters.require("username")
         let body = try await request.decodeJSON(Body.self)
         let change = AccountService.Administration(isAdmin: body.is_admin, disabled: body.disabled,
-                                                   privateRepoLimit: body.private_repo_limit.map { .some($0) })
+                                                   privateRepoLimit: body.private_repo_limit.map { .some($0) },
+                                                   pullLimit: body.pull_limit.map { .some($0) })
         return try APIResponse.json(view(try await hub.accounts.administer(name, change, by: principal)))
     }
 }

@@ -74,6 +74,8 @@ public func buildRouter(_ dependencies: WharfDependencies) -> Router<WharfReques
     OrganizationRoutes(auth: api, organizations: hub.organizations).register(on: router)
     WebhookRoutes(auth: api, webhooks: hub.webhooks).register(on: router)
     BuildRoutes(auth: api, builds: hub.builds).register(on: router)
+    LifecycleRoutes(auth: api, hub: hub, metrics: dependencies.metrics).register(on: router)
+    AuditRoutes(auth: api, audit: hub.audit).register(on: router)
     OpenAPIRoute().register(on: router)
     assets.register(on: router)
     ExplorePages(site: website).register(on: router)
@@ -115,7 +117,7 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
     var services: [any Service]
     do {
         firstAdmin = try await hub.ensureAdministrator(password: configuration.initialAdminPassword)
-        services = try await backgroundWorkers(configuration, hub: hub, logger: logger)
+        services = try await backgroundWorkers(configuration, hub: hub, metrics: dependencies.metrics, logger: logger)
         if let engine = builder.engine {
             services += try await buildWorkers(configuration, engine: engine, hub: hub, tokens: dependencies.tokens, logger: logger)
         }
@@ -165,13 +167,25 @@ public func buildApplication(_ configuration: WharfConfiguration, logger: Logger
 }
 
 /// The workers of the job queue: one for the janitors, and those that deliver webhooks.
-func backgroundWorkers(_ configuration: WharfConfiguration, hub: Hub, logger: Logger) async throws -> [any Service] {
+func backgroundWorkers(_ configuration: WharfConfiguration, hub: Hub, metrics: RegistryMetrics, logger: Logger) async throws -> [any Service] {
     let janitor = UploadJanitor(registry: hub.registry, expiry: configuration.uploadExpiry,
                                 interval: configuration.janitorInterval, logger: logger)
     try await janitor.schedule(at: hub.stores.clock.now)
     let sessionJanitor = SessionJanitor(sessions: WebSessionService(stores: hub.stores, authenticator: hub.authenticator), logger: logger)
     try await sessionJanitor.schedule(at: hub.stores.clock.now)
-    let worker = JobWorker(jobs: hub.stores.jobs, handlers: [janitor, sessionJanitor], clock: hub.stores.clock, logger: logger,
+    var handlers: [any JobHandler] = [janitor, sessionJanitor]
+    if configuration.gcInterval > 0 {
+        let gc = GarbageCollectionJob(collector: hub.garbageCollector, policy: configuration.gcPolicy, interval: configuration.gcInterval,
+                                      observe: { metrics.recordGarbageCollection($0) })
+        try await gc.schedule()
+        handlers.append(gc)
+    }
+    if configuration.retentionInterval > 0 {
+        let retention = RetentionJob(retention: hub.retention, interval: configuration.retentionInterval, logger: logger)
+        try await retention.schedule()
+        handlers.append(retention)
+    }
+    let worker = JobWorker(jobs: hub.stores.jobs, handlers: handlers, clock: hub.stores.clock, logger: logger,
                            pollInterval: min(5, configuration.janitorInterval))
     return [worker] + (try await webhookWorkers(configuration, hub: hub, logger: logger))
 }

@@ -99,6 +99,7 @@ public enum ConfigurationLoader {
         }
         try await resolveWebhooks(values, into: &c)
         try await resolveBuilds(values, into: &c)
+        try await resolveLifecycle(values, into: &c)
         if let signup = try await values.bool("signup") { c.signupEnabled = signup }
         if let limit = try await values.int("private-repo-limit") {
             try check(limit, "private-repo-limit", limit >= 0, "a number of repositories, 0 or more")
@@ -210,11 +211,11 @@ public enum ConfigurationLoader {
         }
     }
 
-    private static func check<T>(_ value: T, _ key: String, _ valid: Bool, _ expected: String) throws {
+    static func check<T>(_ value: T, _ key: String, _ valid: Bool, _ expected: String) throws {
         guard valid else { throw invalid(key, "\(value)", expected) }
     }
 
-    private static func invalid(_ key: String, _ value: String, _ expected: String) -> ConfigurationError {
+    static func invalid(_ key: String, _ value: String, _ expected: String) -> ConfigurationError {
         ConfigurationError("\(key) must be \(expected), not \(value) (from --\(key), WHARF_\(environmentName(key)) or the config file)")
     }
 }

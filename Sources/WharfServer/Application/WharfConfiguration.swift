@@ -56,6 +56,15 @@ public struct WharfConfiguration: Sendable {
     /// Time, memory, processes and network of each build.
     public var buildLimits = BuildLimits()
 
+    /// Seconds between garbage collections; 0: never on a schedule.
+    public var gcInterval: Double = 3600
+    /// What garbage collection may reclaim, and when.
+    public var gcPolicy = GarbageCollector.Policy()
+    /// Seconds between runs of the repositories' retention policies; 0: only on demand.
+    public var retentionInterval: Double = 3600
+    /// Pull rate limits (off unless set).
+    public var pullLimits = PullLimiter.Settings()
+
     /// Whether people may sign up through the API.
     public var signupEnabled = true
     /// Private repositories per account unless an admin sets another limit.
@@ -91,6 +100,8 @@ public struct WharfConfiguration: Sendable {
         settings.blobRedirectSeconds = blobRedirect ? 600 : nil
         settings.publicURL = publicURL ?? url()
         settings.webhooks = webhooks
+        settings.garbageCollection = gcPolicy
+        settings.pullLimits = pullLimits
         return settings
     }
 

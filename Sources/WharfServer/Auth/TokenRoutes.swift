@@ -21,7 +21,14 @@ struct TokenRoutes: Sendable {
         let query = request.uri.queryParameters
         var principal: Principal? = nil
         if let header = request.headers[.authorization], let basic = CredentialReader.basicCredentials(header) {
-            principal = try await login(basic.username, basic.password, context: context)
+            if query.get("offline_token") == "true" {
+                // `docker login`: audited, failed or not (plain pulls with stored credentials are not logins).
+                principal = try await hub.audit.auditingLogin(basic.username, via: "docker") {
+                    try await login(basic.username, basic.password, context: context)
+                }
+            } else {
+                principal = try await login(basic.username, basic.password, context: context)
+            }
         } else if request.headers[.authorization] != nil {
             throw RegistryError(.unauthorized, "the token endpoint takes Basic credentials")
         }
@@ -43,7 +50,9 @@ struct TokenRoutes: Sendable {
             guard let username = form["username"], let password = form["password"] else {
                 throw OAuthError.invalidRequest("the password grant needs username and password")
             }
-            let principal = try await login(username, password, context: context)
+            let principal = try await hub.audit.auditingLogin(username, via: "oauth") {
+                try await login(username, password, context: context)
+            }
             var refresh: String? = nil
             if form["access_type"] == "offline" {
                 refresh = try await credentials.authenticator.issueRefreshToken(for: principal, clientID: form["client_id"])

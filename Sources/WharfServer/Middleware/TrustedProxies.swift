@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import WharfHub
 import WharfCore
 
 /// The proxies (`--trusted-proxies CIDR,…`) whose `X-Forwarded-For` / `Forwarded` and
@@ -76,11 +77,13 @@ struct ForwardedHeadersMiddleware: RouterMiddleware {
     let proxies: TrustedProxies
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !proxies.networks.isEmpty else { return try await next(request, context) }
         var context = context
-        let resolved = proxies.resolve(peer: context.clientAddress, headers: request.headers)
-        context.clientAddress = resolved.client
-        context.forwardedScheme = resolved.scheme
-        return try await next(request, context)
+        if !proxies.networks.isEmpty {
+            let resolved = proxies.resolve(peer: context.clientAddress, headers: request.headers)
+            context.clientAddress = resolved.client
+            context.forwardedScheme = resolved.scheme
+        }
+        // The audit log notes where each action came from.
+        return try await AuditContext.$clientAddress.withValue(context.clientAddress) { try await next(request, context) }
     }
 }

@@ -9,6 +9,11 @@ public final class RegistryMetrics: Sendable {
     private let sent: Counter
     private let uploadsOpen: Gauge
     private let storedBytes: Gauge
+    private let gcReclaimedBytes: Counter
+    private let gcReclaimedBlobs: Counter
+    private let gcDeletedManifests: Counter
+    private let gcLastRun: Gauge
+    private let gcLastDuration: Gauge
     private static let buckets: [Duration] = [
         .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
@@ -20,6 +25,22 @@ public final class RegistryMetrics: Sendable {
         sent = collector.makeCounter(name: "wharf_http_sent_bytes_total", help: "Response body bytes sent.")
         uploadsOpen = collector.makeGauge(name: "wharf_upload_sessions_open", help: "Blob upload sessions in progress.")
         storedBytes = collector.makeGauge(name: "wharf_storage_bytes", help: "Bytes of all stored blobs, each counted once.")
+        gcReclaimedBytes = collector.makeCounter(name: "wharf_gc_reclaimed_bytes_total", help: "Blob bytes garbage collection deleted.")
+        gcReclaimedBlobs = collector.makeCounter(name: "wharf_gc_reclaimed_blobs_total", help: "Blobs garbage collection deleted.")
+        gcDeletedManifests = collector.makeCounter(name: "wharf_gc_deleted_manifests_total", help: "Untagged manifests garbage collection deleted.")
+        gcLastRun = collector.makeGauge(name: "wharf_gc_last_run_timestamp_seconds", help: "When the last garbage collection on this server started.")
+        gcLastDuration = collector.makeGauge(name: "wharf_gc_last_duration_seconds", help: "How long the last garbage collection on this server took.")
+    }
+
+    /// Records a garbage collection (dry runs reclaim nothing but still count as runs).
+    public func recordGarbageCollection(_ report: GarbageCollectionReport) {
+        if !report.dryRun {
+            gcReclaimedBytes.increment(by: report.bytes)
+            gcReclaimedBlobs.increment(by: Int64(report.blobs))
+            gcDeletedManifests.increment(by: Int64(report.manifests))
+        }
+        gcLastRun.set(report.startedAt.timeIntervalSince1970)
+        gcLastDuration.set(report.duration)
     }
 
     /// Counts one finished request.

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import WharfCore
@@ -5,12 +6,15 @@ import WharfHub
 
 extension RegistryRoutes {
     /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the exact stored bytes, negotiated on `Accept`.
-    func getManifest(_ request: Request, name: RepositoryName, reference raw: String) async throws -> Response {
+    func getManifest(_ request: Request, name: RepositoryName, reference raw: String, account: String?,
+                     context: WharfRequestContext) async throws -> Response {
         let reference = try RequestValues.existingReference(raw)
         let accept = AcceptedMediaTypes(headerValues: request.headers[values: .accept])
+        let allowance = try await registry.admitPull(by: account, from: context.clientAddress, counts: request.method == .get)
         let manifest = try await registry.manifest(reference, in: name, accepting: accept, countsAsPull: request.method == .get)
         let etag = "\"\(manifest.digest)\""
         var headers: HTTPFields = [.dockerContentDigest: manifest.digest.description, .eTag: etag]
+        for (field, value) in allowance?.headers ?? [:] { headers[HTTPField.Name(field)!] = value }
         if request.headers[values: .ifNoneMatch].contains(etag) {
             return .empty(.notModified, headers: headers)
         }

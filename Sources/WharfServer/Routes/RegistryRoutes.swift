@@ -39,7 +39,7 @@ struct RegistryRoutes: Sendable {
         case (.get, .tags(let name)):
             return try await tags(request, name: name)
         case (.get, .manifest(let name, let reference)), (.head, .manifest(let name, let reference)):
-            return try await getManifest(request, name: name, reference: reference)
+            return try await getManifest(request, name: name, reference: reference, account: actor, context: context)
         case (.put, .manifest(let name, let reference)):
             return try await putManifest(request, name: name, reference: reference, actor: actor)
         case (.delete, .manifest(let name, let reference)):

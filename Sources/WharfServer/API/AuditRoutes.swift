@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import WharfHub
+import WharfMetadata
+
+/// `GET /api/audit`: the audit log, filtered and paginated. Who may read which entries is
+/// `AuditService`'s rule; this file only speaks JSON.
+struct AuditRoutes: Sendable {
+    let auth: APIAuthentication
+    let audit: AuditService
+
+    func register(on router: Router<WharfRequestContext>) {
+        router.get("/api/audit") { request, context in try await self.entries(request, context: context) }
+    }
+
+    struct EntryView: Encodable {
+        let id: Int64
+        let at: Date
+        let actor: String?
+        let action: String
+        let namespace: String?
+        let repository: String?
+        let target: String?
+        let client_address: String?
+        let details: [String: String]
+
+        enum CodingKeys: String, CodingKey { case id, at, actor, action, namespace, repository, target, client_address, details }
+
+        init(_ entry: AuditEntry) {
+            id = entry.id ?? 0
+            at = entry.at
+            actor = entry.actor
+            action = entry.action
+            namespace = entry.namespace
+            repository = entry.repository
+            target = entry.target
+            client_address = entry.clientAddress
+            details = entry.details
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(at, forKey: .at)
+            try container.encode(actor, forKey: .actor)
+            try container.encode(action, forKey: .action)
+            try container.encode(namespace, forKey: .namespace)
+            try container.encode(repository, forKey: .repository)
+            try container.encode(target, forKey: .target)
+            try container.encode(client_address, forKey: .client_address)
+            try container.encode(details, forKey: .details)
+        }
+    }
+
+    struct PageView: Encodable {
+        let count: Int
+        let page: Int
+        let page_size: Int
+        let next: String?
+        let results: [EntryView]
+
+        enum CodingKeys: String, CodingKey { case count, page, page_size, next, results }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(count, forKey: .count)
+            try container.encode(page, forKey: .page)
+            try container.encode(page_size, forKey: .page_size)
+            try container.encode(next, forKey: .next)
+            try container.encode(results, forKey: .results)
+        }
+    }
+
+    /// `GET /api/audit?actor=&action=&repository=&since=&until=&page=&page_size=`.
+    func entries(_ request: Request, context: WharfRequestContext) async throws -> Response {
+        let caller = try await auth.require(request, context: context)
+        let query = request.uri.queryParameters
+        let text = { (name: String) -> String? in query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
+        let filter = AuditFilter(actor: text("actor"), action: text("action"), repository: text("repository"),
+                                 since: try text("since").map { try Self.time($0, field: "since") },
+                                 until: try text("until").map { try Self.time($0, field: "until") })
+        let page = try text("page").map { try Self.number($0, field: "page") } ?? 1
+        let pageSize = try text("page_size").map { try Self.number($0, field: "page_size") } ?? 50
+        let (entries, total) = try await audit.entries(filter, page: page, pageSize: pageSize, by: caller)
+        var next: String?
+        if page * pageSize < total {
+            var items = URLComponents(string: "/api/audit")!
+            items.queryItems = ["actor", "action", "repository", "since", "until"].compactMap { name in
+                text(name).map { URLQueryItem(name: name, value: $0) }
+            } + [URLQueryItem(name: "page", value: String(page + 1)), URLQueryItem(name: "page_size", value: String(pageSize))]
+            next = items.string
+        }
+        return try APIResponse.json(PageView(count: total, page: page, page_size: pageSize, next: next, results: entries.map(EntryView.init)))
+    }
+
+    /// A time given as RFC 3339 (`2026-12-01T10:00:00Z`) or seconds since 1970.
+    static func time(_ raw: String, field: String) throws -> Date {
+        if let seconds = Double(raw), seconds.isFinite { return Date(timeIntervalSince1970: seconds) }
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: raw) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: raw) { return date }
+        throw APIError(.badRequest, "\(field) must be an RFC 3339 time or seconds since 1970", field: field)
+    }
+
+    static func number(_ raw: String, field: String) throws -> Int {
+        guard let value = Int(raw) else { throw APIError(.badRequest, "\(field) must be a whole number", field: field) }
+        return value
+    }
+}
