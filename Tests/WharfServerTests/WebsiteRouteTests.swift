@@ -46,6 +46,23 @@ struct WebsiteRouteTests {
         }
     }
 
+    @Test("storage usage and quota show on the namespace page to its user and administrators, and in settings; not to others")
+    func storageUsage() async throws {
+        try await TestRegistry().runWithDependencies { client, dependencies in
+            try await Self.setUp(client, dependencies)
+            _ = try await dependencies.hub.storagePolicies.setQuota(10_000_000, of: "alice", by: WharfAuth.Principal(name: "root", isAdmin: true))
+            let alice = WebBrowser(client)
+            _ = try await alice.logIn("alice")
+            #expect(try await alice.get("/u/alice").html.contains("of 10.0 MB stored"))
+            #expect(try await alice.get("/settings").html.contains("of 10.0 MB stored"))
+            let bobby = WebBrowser(client)
+            _ = try await bobby.logIn("bobby")
+            #expect(!(try await bobby.get("/u/alice").html.contains("storage-usage")))
+            #expect(!(try await WebBrowser(client).get("/u/alice").html.contains("storage-usage")))
+            #expect(try await bobby.get("/settings").html.contains("0 B stored, no quota"))
+        }
+    }
+
     @Test("a private repository's pages are the 404 page to anonymous visitors and strangers, the same as a missing one")
     func privateIsNotFound() async throws {
         try await TestRegistry().runWithDependencies { client, dependencies in

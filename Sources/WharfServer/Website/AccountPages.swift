@@ -84,7 +84,9 @@ struct AccountPages: Sendable {
     func settings(_ visit: Website.Visit, error: String? = nil, notice: String? = nil) async throws -> Response {
         let overview = try await hub.accounts.overview(of: try visit.requirePrincipal())
         let account = overview.account
+        let usage = try await hub.storagePolicies.usage(of: account.name, by: visit.principal)
         return site.renderer.page("settings", title: "Settings", data: [
+            "storageText": WebViews.storage(usage),
             "email": account.email ?? "", "defaultPrivate": account.defaultPrivate, "error": error as Any, "notice": notice as Any,
             "privateUsed": overview.privateRepositoryCount, "privateLimit": hub.accounts.privateRepoLimit(of: account),
             "organizations": overview.organizations, "general": true,

@@ -48,8 +48,11 @@ struct ExplorePages: Sendable {
                                                      offset: (page - 1) * Self.pageSize, limit: Self.pageSize, by: visit.principal)
         let now = hub.stores.clock.now
         let isOrganization = try await hub.stores.accounts.account(namespace)?.kind == .organization
+        // Storage and quota, for the namespace's user, its organization's members and administrators.
+        let usage = try? await hub.storagePolicies.usage(of: namespace, by: visit.principal)
         return site.renderer.page("namespace", title: namespace, data: [
             "namespace": namespace, "organization": isOrganization, "own": visit.principal?.name == namespace,
+            "storageText": usage.map(WebViews.storage) as Any,
             "count": listed.count, "countText": WebViews.counted(listed.count, "repository", "repositories"), "repositories": listed.items.map { WebViews.repository($0, now: now) },
             "pager": WebViews.pager(path: "/u/\(namespace)", query: [:], page: page, pageSize: Self.pageSize, count: listed.count),
         ], viewer: visit.viewer)

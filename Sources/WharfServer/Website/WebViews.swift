@@ -61,6 +61,12 @@ enum WebViews {
     }
 
     /// Compressed sizes as Docker Hub shows them: 12.3 MB (decimal units).
+    /// "1.2 MB of 10.0 GB" (or "1.2 MB, no quota"): a namespace's storage, for those who may see it.
+    static func storage(_ usage: NamespaceUsage) -> String {
+        guard let quota = usage.quota else { return "\(size(usage.bytes)) stored, no quota" }
+        return "\(size(usage.bytes)) of \(size(quota)) stored"
+    }
+
     static func size(_ bytes: Int64) -> String {
         switch bytes {
         case ..<1000: return "\(bytes) B"
