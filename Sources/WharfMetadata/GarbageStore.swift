@@ -34,27 +34,21 @@ public protocol GarbageStore: Sendable {
     func forgetBlobs(_ digests: [Digest]) async throws
 }
 
+/// A digest in a repository: a manifest of it, or its link to a blob.
+public struct RepositoryDigest: Sendable, Hashable {
+    public var repository: RepositoryName
+    public var digest: Digest
+
+    public init(repository: RepositoryName, digest: Digest) {
+        self.repository = repository
+        self.digest = digest
+    }
+}
+
 /// A manifest of a repository.
-public struct ManifestKey: Sendable, Hashable {
-    public var repository: RepositoryName
-    public var digest: Digest
-
-    public init(repository: RepositoryName, digest: Digest) {
-        self.repository = repository
-        self.digest = digest
-    }
-}
-
+public typealias ManifestKey = RepositoryDigest
 /// A repository's link to a blob.
-public struct BlobLink: Sendable, Hashable {
-    public var repository: RepositoryName
-    public var digest: Digest
-
-    public init(repository: RepositoryName, digest: Digest) {
-        self.repository = repository
-        self.digest = digest
-    }
-}
+public typealias BlobLink = RepositoryDigest
 
 /// A blob and its size.
 public struct StoredBlob: Sendable, Hashable {

@@ -47,3 +47,11 @@ public protocol JobStore: Sendable {
     /// Every job, for operators and tests.
     func jobs() async throws -> [Job]
 }
+
+extension JobStore {
+    /// Queues the recurring job `kind` (one row, its kind as unique key) due at `time`, unless it
+    /// is queued already: however many replicas start, it stays single.
+    public func scheduleRecurring(_ kind: String, at time: Date) async throws {
+        try await enqueue(kind: kind, payload: "{}", runAt: time, maxAttempts: 1_000_000, uniqueKey: kind)
+    }
+}

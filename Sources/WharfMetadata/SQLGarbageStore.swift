@@ -27,36 +27,11 @@ struct SQLGarbageStore: GarbageStore {
     }
 
     func collectableManifests(untaggedBefore cutoff: Date, after: ManifestKey?, limit: Int) async throws -> [ManifestKey] {
-        let (repository, digest) = (after?.repository.value ?? "", after?.digest.description ?? "")
-        return try await db.raw("""
-            SELECT repository, digest FROM manifests
-            WHERE \(Self.collectable(cutoff: cutoff.timeIntervalSince1970))
-            AND (repository > \(bind: repository) OR (repository = \(bind: repository) AND digest > \(bind: digest)))
-            ORDER BY repository, digest LIMIT \(bind: limit)
-            """).all().compactMap(Self.manifestKey)
+        try await page("manifests", where: Self.collectable(cutoff: cutoff.timeIntervalSince1970), after: after, limit: limit)
     }
 
     func deleteCollectableManifests(_ keys: [ManifestKey], untaggedBefore cutoff: Date) async throws -> [ManifestKey] {
-        guard !keys.isEmpty else { return [] }
-        return try await access.transaction { db in
-            var deleted: [ManifestKey] = []
-            for key in keys {
-                let rows = try await db.raw("""
-                    DELETE FROM manifests
-                    WHERE repository = \(bind: key.repository.value) AND digest = \(bind: key.digest.description)
-                    AND \(Self.collectable(cutoff: cutoff.timeIntervalSince1970))
-                    RETURNING digest
-                    """).all()
-                if !rows.isEmpty { deleted.append(key) }
-            }
-            return deleted
-        }
-    }
-
-    private static func manifestKey(_ row: any SQLRow) throws -> ManifestKey? {
-        guard let repository = RepositoryName(try row.decode(column: "repository", as: String.self)),
-              let digest = Digest(try row.decode(column: "digest", as: String.self)) else { return nil }
-        return ManifestKey(repository: repository, digest: digest)
+        try await delete(keys, from: "manifests", where: Self.collectable(cutoff: cutoff.timeIntervalSince1970))
     }
 
     /// The condition that makes a row of `repository_blobs` collectable.
@@ -69,29 +44,39 @@ struct SQLGarbageStore: GarbageStore {
     }
 
     func unreferencedLinks(linkedBefore cutoff: Date, after: BlobLink?, limit: Int) async throws -> [BlobLink] {
-        let (repository, digest) = (after?.repository.value ?? "", after?.digest.description ?? "")
-        return try await db.raw("""
-            SELECT repository, digest FROM repository_blobs
-            WHERE \(Self.unreferenced(cutoff: cutoff.timeIntervalSince1970))
-            AND (repository > \(bind: repository) OR (repository = \(bind: repository) AND digest > \(bind: digest)))
-            ORDER BY repository, digest LIMIT \(bind: limit)
-            """).all().compactMap { row in
-                try Self.manifestKey(row).map { BlobLink(repository: $0.repository, digest: $0.digest) }
-            }
+        try await page("repository_blobs", where: Self.unreferenced(cutoff: cutoff.timeIntervalSince1970), after: after, limit: limit)
     }
 
     func deleteUnreferencedLinks(_ links: [BlobLink], linkedBefore cutoff: Date) async throws -> [BlobLink] {
-        guard !links.isEmpty else { return [] }
+        try await delete(links, from: "repository_blobs", where: Self.unreferenced(cutoff: cutoff.timeIntervalSince1970))
+    }
+
+    /// Rows (repository, digest) of `table` meeting `condition`, in order after `after`, at most `limit`.
+    private func page(_ table: String, where condition: SQLQueryString, after: RepositoryDigest?, limit: Int) async throws -> [RepositoryDigest] {
+        let (repository, digest) = (after?.repository.value ?? "", after?.digest.description ?? "")
+        return try await db.raw("""
+            SELECT repository, digest FROM \(unsafeRaw: table) WHERE \(condition)
+            AND (repository > \(bind: repository) OR (repository = \(bind: repository) AND digest > \(bind: digest)))
+            ORDER BY repository, digest LIMIT \(bind: limit)
+            """).all().compactMap { row in
+                guard let repository = RepositoryName(try row.decode(column: "repository", as: String.self)),
+                      let digest = Digest(try row.decode(column: "digest", as: String.self)) else { return nil }
+                return RepositoryDigest(repository: repository, digest: digest)
+            }
+    }
+
+    /// Deletes, in one transaction, the rows of `table` for `keys` that still meet `condition`; returns them.
+    private func delete(_ keys: [RepositoryDigest], from table: String, where condition: SQLQueryString) async throws -> [RepositoryDigest] {
+        guard !keys.isEmpty else { return [] }
         return try await access.transaction { db in
-            var deleted: [BlobLink] = []
-            for link in links {
+            var deleted: [RepositoryDigest] = []
+            for key in keys {
                 let rows = try await db.raw("""
-                    DELETE FROM repository_blobs
-                    WHERE repository = \(bind: link.repository.value) AND digest = \(bind: link.digest.description)
-                    AND \(Self.unreferenced(cutoff: cutoff.timeIntervalSince1970))
+                    DELETE FROM \(unsafeRaw: table)
+                    WHERE repository = \(bind: key.repository.value) AND digest = \(bind: key.digest.description) AND \(condition)
                     RETURNING digest
                     """).all()
-                if !rows.isEmpty { deleted.append(link) }
+                if !rows.isEmpty { deleted.append(key) }
             }
             return deleted
         }

@@ -52,7 +52,7 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
         let db = writer.sql(queryLogLevel: .trace)
         return try await writeLock.withLock {
             // In WAL mode NORMAL skips the fsync at commit; the next FULL commit syncs the WAL, these frames included.
-            if durability.isRelaxed { try await db.raw("PRAGMA synchronous=NORMAL").run() }
+            if durability.isRelaxed { try await Self.outsideTransaction(db) { try await db.raw("PRAGMA synchronous=NORMAL").run() } }
             let result: R
             do {
                 result = try await Self.commit(body, on: db)
@@ -66,9 +66,21 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
         }
     }
 
+    /// Runs `statement`, which must run outside a transaction. If the writer was left inside one
+    /// (a commit and its rollback both failed), that transaction is rolled back first: one failure
+    /// must never wedge every later write.
+    private static func outsideTransaction(_ db: any SQLDatabase, _ statement: () async throws -> Void) async throws {
+        do {
+            try await statement()
+        } catch let error where "\(error)".contains("within a transaction") || "\(error)".contains("inside a transaction") {
+            try await db.raw("ROLLBACK").run()
+            try await statement()
+        }
+    }
+
     private static func commit<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R,
                                             on db: any SQLDatabase) async throws -> R {
-        try await db.raw("BEGIN IMMEDIATE").run()
+        try await outsideTransaction(db) { try await db.raw("BEGIN IMMEDIATE").run() }
         do {
             let result = try await body(db)
             try await db.raw("COMMIT").run()

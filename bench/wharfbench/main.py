@@ -65,6 +65,6 @@ def main():
     finally:
         if not settings.KEEP:
             for sub in ("wharf", "distribution"):
-                for name in ("data", "startup-data", "startup", "hub-data"):
+                for name in ("data", "startup-data", "startup", "hub-data", "gc-data", "gc-server-data"):
                     shutil.rmtree(workdir / sub / name, ignore_errors=True)
     write_report(bench.res.data, f"raw results: {workdir / 'results.json'}")

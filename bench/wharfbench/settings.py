@@ -46,6 +46,9 @@ S3_REPS = env_int("BENCH_S3_REPS", 3)                 # scenario 10, pushes per 
 S3_WRK_SECONDS = env_int("BENCH_S3_WRK_SECONDS", 10)  # scenario 10, wrk per setup
 S3_WARM_GETS = env_int("BENCH_S3_WARM_GETS", 1000)    # scenario 10, warm manifest GETs whose queries are counted
 S3_COLD_READS = env_int("BENCH_S3_COLD_READS", 3)     # scenario 10, cold reads counted (after a write; after a restart)
+GC_BLOBS = env_int("BENCH_GC_BLOBS", 100_000)          # scenario 11, blobs written (half become garbage)
+GC_BLOBS_PER_REPO = env_int("BENCH_GC_BLOBS_PER_REPO", 100)  # scenario 11, blobs of each repository's image
+GC_SERVER = env_int("BENCH_GC_SERVER", 1) == 1        # scenario 11, also POST /api/admin/gc to a server on a copy
 QUIET_WAIT = env_int("BENCH_QUIET_WAIT", 600)         # seconds to wait, per scenario, for a quiet machine
 
 ONLY = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}

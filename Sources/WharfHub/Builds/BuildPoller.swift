@@ -25,7 +25,7 @@ public struct BuildPoller: JobHandler {
 
     /// Queues the first poll unless one is queued already.
     public func schedule(at time: Date) async throws {
-        try await stores.jobs.enqueue(kind: Self.kind, payload: "{}", runAt: time, maxAttempts: 1_000_000, uniqueKey: Self.kind)
+        try await stores.jobs.scheduleRecurring(Self.kind, at: time)
     }
 
     public func run(_ job: Job) async throws -> Date? {

@@ -23,7 +23,7 @@ public struct SessionJanitor: JobHandler {
 
     /// Queues the first sweep unless one is queued already.
     public func schedule(at time: Date) async throws {
-        try await stores.jobs.enqueue(kind: Self.kind, payload: "{}", runAt: time, maxAttempts: 1_000_000, uniqueKey: Self.kind)
+        try await stores.jobs.scheduleRecurring(Self.kind, at: time)
     }
 
     public func run(_ job: Job) async throws -> Date? {

@@ -26,7 +26,7 @@ public struct UploadJanitor: JobHandler {
 
     /// Queues the first sweep unless one is queued already.
     public func schedule(at time: Date) async throws {
-        try await registry.stores.jobs.enqueue(kind: Self.kind, payload: "{}", runAt: time, maxAttempts: 1_000_000, uniqueKey: Self.kind)
+        try await registry.stores.jobs.scheduleRecurring(Self.kind, at: time)
     }
 
     public func run(_ job: Job) async throws -> Date? {

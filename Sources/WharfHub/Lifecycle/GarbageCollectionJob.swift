@@ -27,8 +27,7 @@ public struct GarbageCollectionJob: JobHandler {
 
     /// Queues the first run one interval from now, unless one is queued already.
     public func schedule() async throws {
-        try await collector.registry.stores.jobs.enqueue(kind: Self.kind, payload: "{}", runAt: clock.now.addingTimeInterval(interval),
-                                                         maxAttempts: 1_000_000, uniqueKey: Self.kind)
+        try await collector.registry.stores.jobs.scheduleRecurring(Self.kind, at: clock.now.addingTimeInterval(interval))
     }
 
     public func run(_ job: Job) async throws -> Date? {

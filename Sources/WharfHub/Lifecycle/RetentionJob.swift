@@ -23,8 +23,7 @@ public struct RetentionJob: JobHandler {
 
     /// Queues the first run one interval from now, unless one is queued already.
     public func schedule() async throws {
-        try await stores.jobs.enqueue(kind: Self.kind, payload: "{}", runAt: stores.clock.now.addingTimeInterval(interval),
-                                      maxAttempts: 1_000_000, uniqueKey: Self.kind)
+        try await stores.jobs.scheduleRecurring(Self.kind, at: stores.clock.now.addingTimeInterval(interval))
     }
 
     public func run(_ job: Job) async throws -> Date? {

@@ -32,25 +32,8 @@ struct AccountRoutes: Sendable {
         let private_repo_limit: Int
         let default_private: Bool
         let created_at: Date
-        /// Manifest pulls per window this account may make; null: the server's default (or no limit).
-        let pull_limit: Int?
-
-        enum CodingKeys: String, CodingKey {
-            case username, kind, email, is_admin, disabled, private_repo_limit, default_private, created_at, pull_limit
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(username, forKey: .username)
-            try container.encode(kind, forKey: .kind)
-            try container.encodeIfPresent(email, forKey: .email)
-            try container.encode(is_admin, forKey: .is_admin)
-            try container.encode(disabled, forKey: .disabled)
-            try container.encode(private_repo_limit, forKey: .private_repo_limit)
-            try container.encode(default_private, forKey: .default_private)
-            try container.encode(created_at, forKey: .created_at)
-            try container.encode(pull_limit, forKey: .pull_limit)
-        }
+        /// Manifest pulls per window this account may make; null: no limit.
+        @NullWhenAbsent var pull_limit: Int?
     }
 
     func view(_ account: Account) -> AccountView {

@@ -16,15 +16,13 @@ struct AuditRoutes: Sendable {
     struct EntryView: Encodable {
         let id: Int64
         let at: Date
-        let actor: String?
+        @NullWhenAbsent var actor: String?
         let action: String
-        let namespace: String?
-        let repository: String?
-        let target: String?
-        let client_address: String?
+        @NullWhenAbsent var namespace: String?
+        @NullWhenAbsent var repository: String?
+        @NullWhenAbsent var target: String?
+        @NullWhenAbsent var client_address: String?
         let details: [String: String]
-
-        enum CodingKeys: String, CodingKey { case id, at, actor, action, namespace, repository, target, client_address, details }
 
         init(_ entry: AuditEntry) {
             id = entry.id ?? 0
@@ -37,38 +35,14 @@ struct AuditRoutes: Sendable {
             client_address = entry.clientAddress
             details = entry.details
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(at, forKey: .at)
-            try container.encode(actor, forKey: .actor)
-            try container.encode(action, forKey: .action)
-            try container.encode(namespace, forKey: .namespace)
-            try container.encode(repository, forKey: .repository)
-            try container.encode(target, forKey: .target)
-            try container.encode(client_address, forKey: .client_address)
-            try container.encode(details, forKey: .details)
-        }
     }
 
     struct PageView: Encodable {
         let count: Int
         let page: Int
         let page_size: Int
-        let next: String?
+        @NullWhenAbsent var next: String?
         let results: [EntryView]
-
-        enum CodingKeys: String, CodingKey { case count, page, page_size, next, results }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(count, forKey: .count)
-            try container.encode(page, forKey: .page)
-            try container.encode(page_size, forKey: .page_size)
-            try container.encode(next, forKey: .next)
-            try container.encode(results, forKey: .results)
-        }
     }
 
     /// `GET /api/audit?actor=&action=&repository=&since=&until=&page=&page_size=`.
@@ -90,7 +64,7 @@ struct AuditRoutes: Sendable {
             } + [URLQueryItem(name: "page", value: String(page + 1)), URLQueryItem(name: "page_size", value: String(pageSize))]
             next = items.string
         }
-        return try APIResponse.json(PageView(count: total, page: page, page_size: pageSize, next: next, results: entries.map(EntryView.init)))
+        return try APIResponse.json(PageView(count: total, page: page, page_size: pageSize, next: next, results: entries.map { EntryView($0) }))
     }
 
     /// A time given as RFC 3339 (`2026-12-01T10:00:00Z`) or seconds since 1970.

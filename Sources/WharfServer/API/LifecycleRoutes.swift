@@ -50,9 +50,9 @@ struct LifecycleRoutes: Sendable {
     }
 
     struct RetentionView: Codable {
-        let keep_last: Int?
+        @NullWhenAbsent var keep_last: Int?
         let keep_patterns: [String]?
-        let max_age_days: Int?
+        @NullWhenAbsent var max_age_days: Int?
 
         var policy: RetentionPolicy { RetentionPolicy(keepLast: keep_last, keepPatterns: keep_patterns ?? [], maxAgeDays: max_age_days) }
 
@@ -60,13 +60,6 @@ struct LifecycleRoutes: Sendable {
             keep_last = policy.keepLast
             keep_patterns = policy.keepPatterns
             max_age_days = policy.maxAgeDays
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(keep_last, forKey: .keep_last)  // null when unset, as documented
-            try container.encode(keep_patterns ?? [], forKey: .keep_patterns)
-            try container.encode(max_age_days, forKey: .max_age_days)
         }
     }
 
@@ -111,16 +104,8 @@ struct LifecycleRoutes: Sendable {
     struct UsageView: Encodable {
         let namespace: String
         let bytes: Int64
-        let quota: Int64?
-
-        enum CodingKeys: String, CodingKey { case namespace, bytes, quota }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(namespace, forKey: .namespace)
-            try container.encode(bytes, forKey: .bytes)
-            try container.encode(quota, forKey: .quota)  // null: unlimited
-        }
+        /// null: unlimited.
+        @NullWhenAbsent var quota: Int64?
     }
 
     /// `PUT /api/admin/namespaces/{namespace}/quota {"bytes":N}` → the usage view.
