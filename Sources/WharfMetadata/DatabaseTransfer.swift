@@ -52,6 +52,11 @@ public enum DatabaseTransfer {
                     ("status", .text), ("commit_sha", .text), ("error", .text), ("triggered_by", .text), ("cancel_requested", .boolean),
                     ("created_at", .real), ("started_at", .real), ("finished_at", .real)]),
         ("build_logs", [("build", .integer), ("chunk", .integer), ("text", .text)]),
+        ("repository_policies", [("repository", .text), ("immutable_tags", .text), ("retention", .text), ("updated_at", .real)]),
+        ("namespace_policies", [("namespace", .text), ("retention", .text), ("updated_at", .real)]),
+        ("namespace_quotas", [("namespace", .text), ("bytes", .integer), ("updated_at", .real)]),
+        ("audit_log", [("id", .integer), ("at", .real), ("actor", .text), ("action", .text), ("namespace", .text), ("repository", .text),
+                       ("target", .text), ("client_address", .text), ("details", .text)]),
     ]
 
     /// Copies every table; returns the rows copied per table.
@@ -78,7 +83,7 @@ public enum DatabaseTransfer {
         }
         if target.flavor == .postgres {
             // Rows came with their ids: the sequence continues after the highest.
-            for (table, column) in [("events", "id"), ("webhooks", "id"), ("webhook_deliveries", "number"), ("builds", "id")] {
+            for (table, column) in [("events", "id"), ("webhooks", "id"), ("webhook_deliveries", "number"), ("builds", "id"), ("audit_log", "id")] {
                 try await target.reader.raw("""
                     SELECT setval(pg_get_serial_sequence('\(unsafeRaw: table)', '\(unsafeRaw: column)'),
                                   COALESCE((SELECT MAX(\(unsafeRaw: column)) FROM \(unsafeRaw: table)), 0) + 1, false)

@@ -20,6 +20,9 @@ public protocol MetadataStore: Sendable {
     func createRepository(_ name: RepositoryName, isPrivate: Bool, description: String) async throws -> RepositoryInfo
     /// Applies visibility, description and/or README; returns the changed repository, nil when it does not exist.
     func updateRepository(_ name: RepositoryName, isPrivate: Bool?, description: String?, fullDescription: String?) async throws -> RepositoryInfo?
+    /// Creates the repository as a push does (private when its namespace's default says so) unless
+    /// it exists; true when this call created it (exact under concurrent pushes).
+    func createPushedRepository(_ name: RepositoryName) async throws -> Bool
     /// Private repositories in the namespace.
     func privateRepositoryCount(in namespace: String) async throws -> Int
     /// Repositories of a namespace, by name.

@@ -393,6 +393,15 @@ enum Migrations {
             "CREATE INDEX audit_log_by_namespace ON audit_log(namespace, at)",
             "ALTER TABLE accounts ADD COLUMN pull_limit INTEGER",
         ] },
+        Step(version: 13, name: "namespace retention policies") { f in [
+            """
+            CREATE TABLE namespace_policies (
+                namespace TEXT PRIMARY KEY,
+                retention TEXT,
+                updated_at \(f.timeType) NOT NULL
+            )
+            """,
+        ] },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

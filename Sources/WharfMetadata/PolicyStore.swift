@@ -12,7 +12,11 @@ public protocol PolicyStore: Sendable {
     func retentionPolicy(of repository: RepositoryName) async throws -> RetentionPolicy?
     /// Sets (or with nil removes) the repository's retention policy.
     func setRetentionPolicy(_ policy: RetentionPolicy?, of repository: RepositoryName) async throws
-    /// Repositories with a retention policy.
+    /// The namespace's retention policy (for its repositories without their own), nil when none.
+    func namespaceRetentionPolicy(of namespace: String) async throws -> RetentionPolicy?
+    /// Sets (or with nil removes) the namespace's retention policy.
+    func setNamespaceRetentionPolicy(_ policy: RetentionPolicy?, of namespace: String) async throws
+    /// Repositories with a retention policy of their own or of their namespace.
     func repositoriesWithRetention() async throws -> [RepositoryName]
     /// The repository's tags with when each was last pushed, newest first.
     func pushedTags(in repository: RepositoryName) async throws -> [(name: String, pushedAt: Date)]

@@ -38,6 +38,23 @@ public final class PostgresDatabaseAccess: SQLDatabaseAccess, @unchecked Sendabl
 
     public func transaction<R: Sendable>(_ durability: Durability,
                                          _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        // Two transactions that lock rows in opposite orders (a push and the pull-count flush)
+        // deadlock; PostgreSQL aborts one. The aborted one ran nothing that lasts: run it again.
+        for attempt in 1... {
+            do {
+                return try await attemptTransaction(durability, body)
+            } catch let error as PSQLError where attempt < 5 && Self.retryable.contains(error.serverInfo?[.sqlState] ?? "") {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
+            }
+        }
+        fatalError("unreachable: the last attempt returns or throws")
+    }
+
+    /// Deadlock detected, serialization failure.
+    private static let retryable: Set<String> = ["40P01", "40001"]
+
+    private func attemptTransaction<R: Sendable>(_ durability: Durability,
+                                                 _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let connection = try await pool.requestConnection(logger: logger).get()
         defer { pool.releaseConnection(connection, logger: logger) }
         let db = connection.sql(queryLogLevel: .trace)

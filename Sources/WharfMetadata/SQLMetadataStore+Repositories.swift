@@ -44,14 +44,21 @@ extension SQLMetadataStore {
         return info
     }
 
-    /// Creates the repository as a push does, private when its namespace's default says so.
-    static func ensureRepository(_ name: RepositoryName, at now: Date, in db: any SQLDatabase) async throws {
-        try await db.raw("""
+    public func createPushedRepository(_ name: RepositoryName) async throws -> Bool {
+        let now = clock.now
+        return try await access.transaction { db in try await Self.ensureRepository(name, at: now, in: db) }
+    }
+
+    /// Creates the repository as a push does, private when its namespace's default says so; true when it was created.
+    @discardableResult
+    static func ensureRepository(_ name: RepositoryName, at now: Date, in db: any SQLDatabase) async throws -> Bool {
+        try await !db.raw("""
             INSERT INTO repositories (name, namespace, created_at, updated_at, is_private)
             VALUES (\(bind: name.value), \(bind: String(name.namespace)), \(bind: now.timeIntervalSince1970), \(bind: now.timeIntervalSince1970),
                     COALESCE((SELECT default_private FROM accounts WHERE name = \(bind: String(name.namespace))), FALSE))
             ON CONFLICT (name) DO NOTHING
-            """).run()
+            RETURNING name
+            """).all().isEmpty
     }
 
     static func decodeRepository(_ row: any SQLRow) throws -> RepositoryInfo? {

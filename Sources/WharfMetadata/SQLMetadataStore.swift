@@ -104,8 +104,8 @@ public struct SQLMetadataStore: MetadataStore {
                 VALUES (\(bind: repository.value), \(bind: manifest.digest.description), \(bind: manifest.mediaType),
                         \(bind: manifest.artifactType), \(bind: manifest.subject?.description), \(bind: annotations),
                         \(bind: Data(manifest.content)), \(bind: manifest.createdAt.timeIntervalSince1970), \(bind: now))
-                ON CONFLICT (repository, digest) DO NOTHING
-                """).run()
+                ON CONFLICT (repository, digest) DO UPDATE SET untagged_since = NULL
+                """).run()  // Updating takes the row's lock: a collector deleting it now either went first (this inserts it anew) or keeps it.
             let references = manifest.blobReferences.map { ($0, "blob") } + manifest.manifestReferences.map { ($0, "manifest") }
             for (digest, kind) in references {
                 try await db.raw("""

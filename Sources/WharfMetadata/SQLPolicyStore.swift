@@ -46,9 +46,30 @@ struct SQLPolicyStore: PolicyStore {
         }
     }
 
+    func namespaceRetentionPolicy(of namespace: String) async throws -> RetentionPolicy? {
+        guard let row = try await db.raw("SELECT retention FROM namespace_policies WHERE namespace = \(bind: namespace)").first(),
+              let json = try row.decode(column: "retention", as: String?.self) else { return nil }
+        return try JSONDecoder().decode(RetentionPolicy.self, from: Data(json.utf8))
+    }
+
+    func setNamespaceRetentionPolicy(_ policy: RetentionPolicy?, of namespace: String) async throws {
+        let json = try policy.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        let now = clock.now.timeIntervalSince1970
+        try await access.transaction { db in
+            try await db.raw("""
+                INSERT INTO namespace_policies (namespace, retention, updated_at) VALUES (\(bind: namespace), \(bind: json), \(bind: now))
+                ON CONFLICT (namespace) DO UPDATE SET retention = excluded.retention, updated_at = excluded.updated_at
+                """).run()
+        }
+    }
+
     func repositoriesWithRetention() async throws -> [RepositoryName] {
-        try await db.raw("SELECT repository FROM repository_policies WHERE retention IS NOT NULL ORDER BY repository")
-            .all().compactMap { RepositoryName(try $0.decode(column: "repository", as: String.self)) }
+        try await db.raw("""
+            SELECT repository AS name FROM repository_policies WHERE retention IS NOT NULL
+            UNION
+            SELECT r.name AS name FROM repositories r JOIN namespace_policies n ON n.namespace = r.namespace WHERE n.retention IS NOT NULL
+            ORDER BY name
+            """).all().compactMap { RepositoryName(try $0.decode(column: "name", as: String.self)) }
     }
 
     func pushedTags(in repository: RepositoryName) async throws -> [(name: String, pushedAt: Date)] {

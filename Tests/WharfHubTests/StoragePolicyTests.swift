@@ -83,6 +83,32 @@ struct StoragePolicyTests {
         }
     }
 
+    @Test("a namespace's retention policy applies to its repositories without their own; owners set it")
+    func namespaceRetention() async throws {
+        try await TestHub.run { t in
+            for repository in ["alice/one", "alice/two"] {
+                for tag in ["a", "b", "c"] {
+                    try await t.push(repository, tag: tag, layer: "\(repository)-\(tag)", by: "alice")
+                    t.clock.advance(by: 1)
+                }
+            }
+            try await t.push("bert/app", tag: "a", by: "bert")
+            await #expect(throws: HubError.self) {
+                try await t.hub.retention.setNamespacePolicy(RetentionPolicy(keepLast: 1), of: "alice", by: TestHub.bert)
+            }
+            try await t.hub.retention.setNamespacePolicy(RetentionPolicy(keepLast: 1), of: "alice", by: TestHub.alice)
+            #expect(try await t.hub.retention.namespacePolicy(of: "alice", by: TestHub.alice) == RetentionPolicy(keepLast: 1))
+            try await t.hub.retention.setPolicy(RetentionPolicy(keepLast: 2), of: RepositoryName("alice/two")!, by: TestHub.alice)
+            let dry = try await t.hub.retention.runNamespace("alice", dryRun: true, by: TestHub.alice)
+            #expect(dry.map(\.repository.value) == ["alice/one", "alice/two"] && dry.map(\.tags) == [["a", "b"], ["a"]])
+            #expect(try await t.hub.stores.policies.repositoriesWithRetention().map(\.value) == ["alice/one", "alice/two"])
+            _ = try await t.hub.retention.runNamespace("alice", dryRun: false, by: TestHub.alice)
+            #expect(try await t.hub.registry.tagList(in: RepositoryName("alice/one")!).names == ["c"])
+            #expect(try await t.hub.registry.tagList(in: RepositoryName("alice/two")!).names == ["b", "c"])
+            #expect(try await t.hub.registry.tagList(in: RepositoryName("bert/app")!).names == ["a"])
+        }
+    }
+
     @Test("quota: each blob counted once per namespace; a push beyond it is refused with the usage; admins set it")
     func quota() async throws {
         try await TestHub.run { t in

@@ -47,6 +47,11 @@ enum AuditTrail {
             let reason = if case .throttled = failure { "throttled" } else { "invalid credentials" }
             try await login(username, succeeded: false, via: via, reason: reason, stores: stores)
             throw failure
+        } catch let failure as RegistryError where failure.code == .unauthorized || failure.code == .tooManyRequests {
+            // The registry's token endpoint words the same failures as OCI errors.
+            try await login(username, succeeded: false, via: via,
+                            reason: failure.code == .tooManyRequests ? "throttled" : "invalid credentials", stores: stores)
+            throw failure
         }
     }
 

@@ -4,8 +4,8 @@ import WharfCore
 import WharfMetadata
 
 /// Retention policies: which tags a repository keeps, the rest deleted when the policy runs (on
-/// demand, or by `RetentionJob`). A tag is kept when any rule keeps it, and always when an
-/// immutable tag rule protects it. A run decides and deletes in one transaction, so a dry run
+/// demand, or by `RetentionJob`). A repository's own policy wins over its namespace's. A tag is
+/// kept when any rule keeps it, and always when an immutable tag rule protects it. A run decides and deletes in one transaction, so a dry run
 /// lists exactly what a run at that moment deletes.
 public struct RetentionService: Sendable {
     let registry: Registry
@@ -33,12 +33,8 @@ public struct RetentionService: Sendable {
         if let policy { try Self.validate(policy) }
         try await stores.transaction { tx in
             try await tx.policies.setRetentionPolicy(policy, of: repository)
-            var details: [String: String] = [:]
-            if let keep = policy?.keepLast { details["keep_last"] = String(keep) }
-            if let patterns = policy?.keepPatterns, !patterns.isEmpty { details["keep_patterns"] = patterns.joined(separator: ",") }
-            if let days = policy?.maxAgeDays { details["max_age_days"] = String(days) }
             try await AuditTrail.record(policy == nil ? "retention_remove" : "retention_set", actor: principal?.name, namespace: nil,
-                                        repository: repository, details: details, in: tx)
+                                        repository: repository, details: policy.map(Self.details) ?? [:], in: tx)
         }
     }
 
@@ -70,7 +66,9 @@ public struct RetentionService: Sendable {
         let registry = self.registry
         do {
             return try await stores.transaction { tx in
-                guard let policy = try await tx.policies.retentionPolicy(of: repository), policy.hasRules else { return [] }
+                var found = try await tx.policies.retentionPolicy(of: repository)
+                if found == nil { found = try await tx.policies.namespaceRetentionPolicy(of: String(repository.namespace)) }
+                guard let policy = found, policy.hasRules else { return [] }
                 let immutable = try await tx.policies.immutableTagPatterns(of: repository).compactMap(TagPattern.init)
                 let doomed = Self.expired(try await tx.policies.pushedTags(in: repository), policy: policy, now: now)
                     .filter { tag in !immutable.contains { $0.matches(tag) } }
@@ -83,6 +81,53 @@ public struct RetentionService: Sendable {
         } catch let dry as DryRun {
             return dry.tags
         }
+    }
+
+    /// The namespace's policy (nil: none), for the namespace's user, its organization's members and administrators.
+    public func namespacePolicy(of namespace: String, by principal: Principal?) async throws -> RetentionPolicy? {
+        try await requireNamespace(namespace, by: principal, manage: false)
+        return try await stores.policies.namespaceRetentionPolicy(of: namespace)
+    }
+
+    /// Sets (nil: removes) the policy of every repository of the namespace without its own; the
+    /// namespace's user, its organization's owners and administrators.
+    public func setNamespacePolicy(_ policy: RetentionPolicy?, of namespace: String, by principal: Principal?) async throws {
+        try await requireNamespace(namespace, by: principal, manage: true)
+        if let policy { try Self.validate(policy) }
+        try await stores.transaction { tx in
+            try await tx.policies.setNamespaceRetentionPolicy(policy, of: namespace)
+            try await AuditTrail.record(policy == nil ? "retention_remove" : "retention_set", actor: principal?.name, namespace: namespace,
+                                        details: policy.map(Self.details) ?? [:], in: tx)
+        }
+    }
+
+    /// Applies the policies of the namespace's repositories now (or lists what they would delete).
+    public func runNamespace(_ namespace: String, dryRun: Bool, by principal: Principal?) async throws -> [(repository: RepositoryName, tags: [String])] {
+        try await requireNamespace(namespace, by: principal, manage: true)
+        var result: [(repository: RepositoryName, tags: [String])] = []
+        for info in try await stores.metadata.repositories(in: namespace) {
+            let tags = try await apply(to: info.name, dryRun: dryRun, actor: principal?.name)
+            if !tags.isEmpty { result.append((info.name, tags)) }
+        }
+        return result
+    }
+
+    /// Throws unless `principal` may read (or, with `manage`, change) the namespace's policies.
+    private func requireNamespace(_ namespace: String, by principal: Principal?, manage: Bool) async throws {
+        guard let principal else { throw HubError.unauthenticated }
+        guard let account = try await stores.accounts.account(namespace) else { throw HubError.notFound("namespace") }
+        if principal.isAdmin || principal.name == namespace { return }
+        guard account.kind == .organization else { throw HubError.notFound("namespace") }
+        try await access.require(principal, manage ? .manage : .view, organization: namespace)
+    }
+
+    /// A policy's rules as audit details.
+    static func details(_ policy: RetentionPolicy) -> [String: String] {
+        var details: [String: String] = [:]
+        if let keep = policy.keepLast { details["keep_last"] = String(keep) }
+        if !policy.keepPatterns.isEmpty { details["keep_patterns"] = policy.keepPatterns.joined(separator: ",") }
+        if let days = policy.maxAgeDays { details["max_age_days"] = String(days) }
+        return details
     }
 
     /// The tags no rule keeps, in the order given (newest first).

@@ -17,10 +17,19 @@ enum PlanLimit {
         }
     }
 
-    /// Inside a transaction: admits a repository a push is about to create (private when its
-    /// namespace's default says so, which counts against the plan). Returns whether it is new.
+    /// Inside a transaction: creates the repository a push is about to write into (private when its
+    /// namespace's default says so, which counts against the plan). Returns whether this push
+    /// created it: of concurrent first pushes, exactly one.
     static func admitPushed(_ repository: RepositoryName, in tx: Stores, settings: HubSettings) async throws -> Bool {
+        guard try await checkPushed(repository, in: tx, settings: settings) else { return false }
+        return try await tx.metadata.createPushedRepository(repository)
+    }
+
+    /// Inside a transaction: throws `limitReached` when a push would create `repository` private
+    /// beyond its namespace's plan; returns whether the push would create it.
+    static func checkPushed(_ repository: RepositoryName, in tx: Stores, settings: HubSettings) async throws -> Bool {
         guard try await !tx.metadata.repositoryExists(repository) else { return false }
+        // The namespace's account stays locked until commit: first pushes into it take turns.
         if try await tx.accounts.lockAccount(String(repository.namespace))?.defaultPrivate == true {
             try await checkPrivate(repository, in: tx, settings: settings)
         }

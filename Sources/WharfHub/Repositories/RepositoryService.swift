@@ -159,7 +159,7 @@ public struct RepositoryService: Sendable {
     public func checkPushCreates(_ name: RepositoryName) async throws {
         let settings = self.settings
         guard try await !stores.metadata.repositoryExists(name) else { return }
-        try await stores.transaction(.relaxed) { tx in _ = try await PlanLimit.admitPushed(name, in: tx, settings: settings) }
+        try await stores.transaction(.relaxed) { tx in _ = try await PlanLimit.checkPushed(name, in: tx, settings: settings) }
     }
 
     static func description(_ raw: String) throws -> String {

@@ -21,6 +21,10 @@ struct LifecycleRoutes: Sendable {
         router.put("\(repository)/retention") { request, context in try await self.setRetention(request, context: context) }
         router.delete("\(repository)/retention") { request, context in try await self.removeRetention(request, context: context) }
         router.post("\(repository)/retention/run") { request, context in try await self.runRetention(request, context: context) }
+        router.get("/api/namespaces/:username/retention") { request, context in try await self.namespaceRetention(request, context: context) }
+        router.put("/api/namespaces/:username/retention") { request, context in try await self.setNamespaceRetention(request, context: context) }
+        router.delete("/api/namespaces/:username/retention") { request, context in try await self.removeNamespaceRetention(request, context: context) }
+        router.post("/api/namespaces/:username/retention/run") { request, context in try await self.runNamespaceRetention(request, context: context) }
         router.put("/api/admin/namespaces/:username/quota") { request, context in try await self.setQuota(request, context: context) }
         router.delete("/api/admin/namespaces/:username/quota") { request, context in try await self.removeQuota(request, context: context) }
         router.get("/api/namespaces/:username/usage") { request, context in try await self.usage(request, context: context) }
@@ -99,6 +103,45 @@ struct LifecycleRoutes: Sendable {
         let dryRun = try await request.decodeJSON(Body.self).dry_run ?? false
         let tags = try await hub.retention.run(try repository(context), dryRun: dryRun, by: caller)
         return try APIResponse.json(RetentionRunView(dry_run: dryRun, tags: tags))
+    }
+
+    /// `GET /api/namespaces/{namespace}/retention` → the policy of its repositories without their own (404: none).
+    func namespaceRetention(_ request: Request, context: WharfRequestContext) async throws -> Response {
+        let caller = try await auth.require(request, context: context)
+        guard let policy = try await hub.retention.namespacePolicy(of: try context.parameters.require("username"), by: caller) else {
+            throw HubError.notFound("retention policy")
+        }
+        return try APIResponse.json(RetentionView(policy))
+    }
+
+    /// `PUT /api/namespaces/{namespace}/retention {"keep_last","keep_patterns","max_age_days"}`.
+    func setNamespaceRetention(_ request: Request, context: WharfRequestContext) async throws -> Response {
+        let caller = try await auth.require(request, context: context)
+        let policy = try await request.decodeJSON(RetentionView.self, nullable: ["keep_last", "max_age_days"]).policy
+        try await hub.retention.setNamespacePolicy(policy, of: try context.parameters.require("username"), by: caller)
+        return try APIResponse.json(RetentionView(policy))
+    }
+
+    /// `DELETE /api/namespaces/{namespace}/retention`.
+    func removeNamespaceRetention(_ request: Request, context: WharfRequestContext) async throws -> Response {
+        let caller = try await auth.require(request, context: context)
+        try await hub.retention.setNamespacePolicy(nil, of: try context.parameters.require("username"), by: caller)
+        return Response(status: .noContent)
+    }
+
+    struct NamespaceRetentionRunView: Encodable {
+        struct Deleted: Encodable { let repository: String; let tags: [String] }
+        let dry_run: Bool
+        let repositories: [Deleted]
+    }
+
+    /// `POST /api/namespaces/{namespace}/retention/run {"dry_run":bool}` → per repository, the tags it deletes (or would).
+    func runNamespaceRetention(_ request: Request, context: WharfRequestContext) async throws -> Response {
+        struct Body: Decodable { let dry_run: Bool? }
+        let caller = try await auth.require(request, context: context)
+        let dryRun = try await request.decodeJSON(Body.self).dry_run ?? false
+        let runs = try await hub.retention.runNamespace(try context.parameters.require("username"), dryRun: dryRun, by: caller)
+        return try APIResponse.json(NamespaceRetentionRunView(dry_run: dryRun, repositories: runs.map { .init(repository: $0.repository.value, tags: $0.tags) }))
     }
 
     struct UsageView: Encodable {
