@@ -754,8 +754,13 @@ def test_audit_log(registry_factory, engine, local_images):
     assert {"push", "tag_delete", "repository_create"} <= {e["action"] for e in in_app}
     both = audit(hub, "admin", action="push", repository="alice/app")
     assert both["count"] == 2, pretty(both)
-    assert audit(hub, "admin", since=str(time.time() + 3600))["count"] == 0
-    assert audit(hub, "admin", until=str(started - 3600))["count"] == 0
+    def rfc3339(seconds):
+        return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    assert audit(hub, "admin", since=rfc3339(time.time() + 3600))["count"] == 0
+    assert audit(hub, "admin", until=rfc3339(started - 3600))["count"] == 0
+    assert_api_error(api(hub, "GET", "/api/audit", "admin", params={"since": str(int(started))}), 400)
+    assert_api_error(api(hub, "GET", "/api/audit", "admin", params={"until": ""}), 400)
     since = datetime.datetime.fromtimestamp(started - 5, datetime.timezone.utc)
     assert audit(hub, "admin", since=since.strftime("%Y-%m-%dT%H:%M:%SZ"),
                  page_size=100)["count"] == everything["count"]

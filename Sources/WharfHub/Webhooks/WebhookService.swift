@@ -226,6 +226,10 @@ public struct WebhookService: Sendable {
               scheme == "http" || scheme == "https", let host = parsed.host, !host.isEmpty else {
             throw HubError.invalid("url", "url must be an http or https URL with a host")
         }
+        // A DNS name or an IP address: nothing else can be called.
+        guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-:[]".contains($0)) }) else {
+            throw HubError.invalid("url", "url must be an http or https URL with a host name or address")
+        }
         guard parsed.user == nil, parsed.password == nil else {
             throw HubError.invalid("url", "url may not carry credentials; use a secret to authenticate deliveries")
         }

@@ -49,11 +49,15 @@ struct AuditRoutes: Sendable {
     func entries(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let caller = try await auth.require(request, context: context)
         let query = request.uri.queryParameters
+        for (name, limit) in [("actor", 200), ("action", 100), ("repository", 256)] where (query.get(name)?.count ?? 0) > limit {
+            throw APIError(.badRequest, "\(name) is at most \(limit) characters", field: name)
+        }
         let text = { (name: String) -> String? in query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
         let filter = AuditFilter(actor: text("actor"), action: text("action"), repository: text("repository"),
-                                 since: try text("since").map { try Self.time($0, field: "since") },
-                                 until: try text("until").map { try Self.time($0, field: "until") })
+                                 since: try query.get("since").map { try Self.time($0, field: "since") },
+                                 until: try query.get("until").map { try Self.time($0, field: "until") })
         let page = try text("page").map { try Self.number($0, field: "page") } ?? 1
+        guard page <= 1_000_000 else { throw APIError(.badRequest, "page is at most 1000000", field: "page") }
         let pageSize = try text("page_size").map { try Self.number($0, field: "page_size") } ?? 50
         let (entries, total) = try await audit.entries(filter, page: page, pageSize: pageSize, by: caller)
         var next: String?
@@ -67,14 +71,13 @@ struct AuditRoutes: Sendable {
         return try APIResponse.json(PageView(count: total, page: page, page_size: pageSize, next: next, results: entries.map { EntryView($0) }))
     }
 
-    /// A time given as RFC 3339 (`2026-12-01T10:00:00Z`) or seconds since 1970.
+    /// A time given as RFC 3339 (`2026-12-01T10:00:00Z`, fractions allowed).
     static func time(_ raw: String, field: String) throws -> Date {
-        if let seconds = Double(raw), seconds.isFinite { return Date(timeIntervalSince1970: seconds) }
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: raw) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: raw) { return date }
-        throw APIError(.badRequest, "\(field) must be an RFC 3339 time or seconds since 1970", field: field)
+        throw APIError(.badRequest, "\(field) must be an RFC 3339 time such as 2026-12-01T10:00:00Z", field: field)
     }
 
     static func number(_ raw: String, field: String) throws -> Int {
