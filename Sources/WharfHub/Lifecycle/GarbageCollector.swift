@@ -80,9 +80,14 @@ public struct GarbageCollector: Sendable {
             report = try await simulate(policy, at: started)
         } else {
             report = GarbageCollectionReport(dryRun: false)
+            logger.info("garbage collection started", metadata: ["wharf.gc.grace_period": "\(policy.gracePeriod)"])
             try await collectMetadata(policy, at: started, in: stores, into: &report)
+            logger.info("garbage collection: metadata done", metadata: [
+                "wharf.gc.manifests": "\(report.manifests)", "wharf.gc.links": "\(report.links)",
+            ])
             try await deleteOrphans(before: started.addingTimeInterval(-policy.gracePeriod), at: started, into: &report)
             try await retryAbandonedClaims(at: started, into: &report)
+            logger.info("garbage collection: unlinked blobs done", metadata: ["wharf.gc.blobs": "\(report.blobs)", "wharf.gc.bytes": "\(report.bytes)"])
         }
         try await sweepUnknownBytes(before: started.addingTimeInterval(-policy.gracePeriod), at: started, dryRun: dryRun, into: &report)
         report.startedAt = started
