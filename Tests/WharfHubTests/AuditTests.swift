@@ -63,11 +63,15 @@ struct AuditTests {
             await #expect(throws: Authenticator.Failure.self) {
                 _ = try await sessions.logIn(username: "nobody", password: "wrong-password", clientAddress: "198.51.100.1")
             }
+            await #expect(throws: Authenticator.Failure.self) {
+                _ = try await sessions.logIn(username: "no\u{0}body", password: "wrong-password", clientAddress: nil)
+            }
+            #expect(try await all(t, AuditFilter(action: "login_failed")).first?.target == "nobody", "control characters are left out")
             let mine = try await all(t, by: TestHub.alice)
             #expect(mine.map(\.action) == ["login_failed", "login"])
             #expect(mine.allSatisfy { $0.details["via"] == "website" })
             let failures = try await all(t, AuditFilter(action: "login_failed"))
-            #expect(failures.map(\.target) == ["nobody", "alice"] && failures[0].actor == nil && failures[0].namespace == nil)
+            #expect(failures.map(\.target) == ["nobody", "nobody", "alice"] && failures[0].actor == nil && failures[0].namespace == nil)
         }
     }
 

@@ -32,8 +32,10 @@ enum AuditTrail {
         if let reason { details["reason"] = reason }
         let entryDetails = details
         try await stores.transaction { tx in
+            // The name as typed, without control characters (PostgreSQL text refuses NUL).
+            let typed = String(String.UnicodeScalarView(username.unicodeScalars.filter { $0.properties.generalCategory != .control }).prefix(100))
             try await record(succeeded ? "login" : "login_failed", actor: known ? username : nil, namespace: known ? username : nil,
-                             target: String(username.prefix(100)), details: entryDetails, in: tx)
+                             target: typed, details: entryDetails, in: tx)
         }
     }
 
