@@ -33,11 +33,9 @@ public struct Registry: Sendable {
     /// Counts a manifest GET (`counts`) against the caller's pull limit; nil when none applies.
     /// Throws `TOOMANYREQUESTS` when the limit is reached.
     public func admitPull(by account: String?, from address: String?, counts: Bool) async throws -> PullLimiter.Allowance? {
-        guard pullLimits.settings.isEnabled || account != nil else { return nil }
-        var found: Account?
-        if let account { found = try await stores.accounts.account(account) }
-        guard pullLimits.settings.isEnabled || found?.pullLimit != nil else { return nil }
-        return try pullLimits.admit(account: found, address: address, counts: counts)
+        guard let account else { return try pullLimits.admit(address: address, counts: counts) }
+        let accounts = stores.accounts
+        return try await pullLimits.admit(account: account, counts: counts) { try await accounts.account(account) }
     }
 
     /// Writes the pulls counted so far to the database (kept for the next flush when that fails).

@@ -6,6 +6,10 @@ extension HTTPField.Name {
     static let dockerUploadUUID = Self("Docker-Upload-UUID")!
     static let ociSubject = Self("OCI-Subject")!
     static let ociFiltersApplied = Self("OCI-Filters-Applied")!
+    /// Docker Hub's pull-limit headers.
+    static let rateLimitLimit = Self("ratelimit-limit")!
+    static let rateLimitRemaining = Self("ratelimit-remaining")!
+    static let dockerRateLimitSource = Self("docker-ratelimit-source")!
     /// The v1 index ping's answer: this registry stands alone (`docker search`).
     static let dockerRegistryStandalone = Self("X-Docker-Registry-Standalone")!
     static let ociChunkMinLength = Self("OCI-Chunk-Min-Length")!

@@ -14,7 +14,11 @@ extension RegistryRoutes {
         let manifest = try await registry.manifest(reference, in: name, accepting: accept, countsAsPull: request.method == .get)
         let etag = "\"\(manifest.digest)\""
         var headers: HTTPFields = [.dockerContentDigest: manifest.digest.description, .eTag: etag]
-        for (field, value) in allowance?.headers ?? [:] { headers[HTTPField.Name(field)!] = value }
+        if let values = allowance?.headerValues {
+            headers[.rateLimitLimit] = values.limit
+            headers[.rateLimitRemaining] = values.remaining
+            headers[.dockerRateLimitSource] = values.source
+        }
         if request.headers[values: .ifNoneMatch].contains(etag) {
             return .empty(.notModified, headers: headers)
         }
