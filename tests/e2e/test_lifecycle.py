@@ -457,34 +457,7 @@ def test_concurrent_uploads_fill_the_quota_exactly(registry_factory):
     quota = base + room * size + size // 2
     set_quota(hub, "carol", quota)
     blobs = [random_bytes(size, f"quota-race-{i}") for i in range(threads)]
-    barrier = threading.Barrier(threads)
-    results, errors = [None] * threads, []
-
-    def upload(i: int):
-        try:
-            client = user_client(hub, "carol")
-            location = client.start_upload("carol/race")
-            r = client.patch(location, data=blobs[i],
-                             headers={"Content-Type": "application/octet-stream"})
-            assert r.status_code == 202, describe(r)
-            location = client.location(r)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(f"upload {i}: {exc!r}")
-            barrier.abort()
-            return
-        try:
-            barrier.wait(timeout=60)
-        except threading.BrokenBarrierError:
-            return
-        results[i] = client.put(with_query(location, digest=sha256(blobs[i])),
-                                headers={"Content-Type": "application/octet-stream"})
-
-    workers = [threading.Thread(target=upload, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert not errors, "\n".join(errors)
+    results = finish_uploads_together(hub, "carol", "carol/race", blobs)
     assert all(r is not None for r in results), "a finishing PUT did not return"
 
     stored = [i for i, r in enumerate(results) if r.status_code == 201]
@@ -836,13 +809,25 @@ def test_concurrent_first_pushes_audit_one_repository_create(registry_factory):
     sign_up(hub, "alice")
     threads = 6
     blobs = [random_bytes(2048, f"fresh-{i}") for i in range(threads)]
-    barrier = threading.Barrier(threads)
-    results, errors = [None] * threads, []
+    results = finish_uploads_together(hub, "alice", "alice/fresh", blobs)
+    for r in results:
+        assert r is not None and r.status_code == 201, describe(r) if r is not None else "no answer"
+    entries = audit(hub, "admin", page_size=100)["results"]
+    created = matching(entries, action="repository_create", repository="alice/fresh")
+    assert len(created) == 1, (
+        f"{len(created)} repository_create entries for one new repository:\n{summary(entries)}")
+
+
+def finish_uploads_together(hub, user: str, repository: str, blobs: list) -> list:
+    """Uploads each blob in its own thread as `user`, then finishes every upload at the same
+    moment (a barrier before the PUTs); returns the finishing responses (None when one never came)."""
+    barrier = threading.Barrier(len(blobs))
+    results, errors = [None] * len(blobs), []
 
     def upload(i: int):
         try:
-            client = user_client(hub, "alice")
-            location = client.start_upload("alice/fresh")
+            client = user_client(hub, user)
+            location = client.start_upload(repository)
             r = client.patch(location, data=blobs[i],
                              headers={"Content-Type": "application/octet-stream"})
             assert r.status_code == 202, describe(r)
@@ -858,15 +843,10 @@ def test_concurrent_first_pushes_audit_one_repository_create(registry_factory):
         results[i] = client.put(with_query(location, digest=sha256(blobs[i])),
                                 headers={"Content-Type": "application/octet-stream"})
 
-    workers = [threading.Thread(target=upload, args=(i,)) for i in range(threads)]
+    workers = [threading.Thread(target=upload, args=(i,)) for i in range(len(blobs))]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(timeout=120)
     assert not errors, "\n".join(errors)
-    for r in results:
-        assert r is not None and r.status_code == 201, describe(r) if r is not None else "no answer"
-    entries = audit(hub, "admin", page_size=100)["results"]
-    created = matching(entries, action="repository_create", repository="alice/fresh")
-    assert len(created) == 1, (
-        f"{len(created)} repository_create entries for one new repository:\n{summary(entries)}")
+    return results
