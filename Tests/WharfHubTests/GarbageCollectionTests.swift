@@ -188,10 +188,10 @@ struct GarbageCollectionTests {
         }
     }
 
-    /// Three pushers push and untag images that share layers (40 rounds each) while a collector
-    /// runs in a loop, deleting untagged manifests at once and unlinked blobs after 1.5 s.
+    /// Three pushers push and untag images that share layers (60 rounds each, at least 6 s) while a
+    /// collector runs in a loop, deleting untagged manifests at once and unlinked blobs after 1 s.
     static func race(_ hub: Hub) async throws {
-        let policy = GarbageCollector.Policy(gracePeriod: 1.5, untaggedManifestAge: 0)
+        let policy = GarbageCollector.Policy(gracePeriod: 1, untaggedManifestAge: 0)
         let name = RepositoryName("race/app")!
         let pushing = Pushers(3)
         let acknowledged = try await withThrowingTaskGroup(of: [String: Digest].self) { group in
@@ -199,11 +199,11 @@ struct GarbageCollectionTests {
                 group.addTask {
                     defer { pushing.finished() }
                     var tags: [String: Digest] = [:]
-                    for round in 1...40 {
+                    for round in 1...60 {
                         let tag = "p\(pusher)-\(round % 4)"
                         // Layers shared across pushers and rounds, one that comes back after being orphaned
                         // for a while, and one of the round's own (orphaned once its tag moves on).
-                        let layers = ["shared-\(round % 3)", "cycle-\(pusher)-\(round / 10 % 2)", "own-\(pusher)-\(round)"]
+                        let layers = ["shared-\(round % 3)", "cycle-\(pusher)-\(round / 15 % 2)", "own-\(pusher)-\(round)"]
                         for attempt in 1...10 {
                             do {
                                 tags[tag] = try await pushImage(hub, repository: "race/app", tag: tag, layers: layers)
@@ -218,7 +218,7 @@ struct GarbageCollectionTests {
                             try await hub.registry.deleteManifest(.tag(Tag(victim)!), in: name, by: nil)
                             tags[victim] = nil
                         }
-                        try await Task.sleep(for: .milliseconds(50))
+                        try await Task.sleep(for: .milliseconds(100))
                     }
                     return tags
                 }

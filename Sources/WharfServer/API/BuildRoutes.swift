@@ -26,11 +26,7 @@ struct BuildRoutes: Sendable {
         router.post("/api/build-triggers/:trigger") { request, context in try await self.inbound(request, context: context) }
     }
 
-    private func repository(_ context: WharfRequestContext) throws -> RepositoryName {
-        let raw = "\(try context.parameters.require("namespace"))/\(try context.parameters.require("name"))"
-        guard let name = RepositoryName(raw) else { throw HubError.notFound("repository") }
-        return name
-    }
+
 
     private func id(_ context: WharfRequestContext) throws -> Int64 {
         guard let id = Int64(try context.parameters.require("id")) else { throw HubError.notFound("build") }
@@ -132,7 +128,7 @@ struct BuildRoutes: Sendable {
 
     func settings(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        guard let view = try await builds.settings(of: try repository(context), by: principal) else { throw HubError.notFound("build settings") }
+        guard let view = try await builds.settings(of: try context.pathRepository(), by: principal) else { throw HubError.notFound("build settings") }
         return try APIResponse.json(SettingsView(view, engine: builds.engineName))
     }
 
@@ -159,7 +155,7 @@ struct BuildRoutes: Sendable {
             }
         }
         let principal = try await auth.require(request, context: context)
-        let name = try repository(context)
+        let name = try context.pathRepository()
         let body = try await request.decodeJSON(Body.self, nullable: ["credentials"])
         let change: BuildService.CredentialsChange
         switch body.credentials {
@@ -181,7 +177,7 @@ struct BuildRoutes: Sendable {
 
     func deleteSettings(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        try await builds.deleteSettings(of: try repository(context), by: principal)
+        try await builds.deleteSettings(of: try context.pathRepository(), by: principal)
         return .empty(.noContent)
     }
 
@@ -190,7 +186,7 @@ struct BuildRoutes: Sendable {
         struct Body: Decodable { let ref: String }
         struct Queued: Encodable { let id: Int64; let builds: [BuildView] }
         let principal = try await auth.require(request, context: context)
-        let name = try repository(context)
+        let name = try context.pathRepository()
         let body = try await request.decodeJSON(Body.self)
         let queued = try await builds.trigger(name, ref: body.ref, by: principal)
         return try APIResponse.json(Queued(id: queued.first?.id ?? 0, builds: queued.map(BuildView.init)), status: .accepted)
@@ -199,17 +195,17 @@ struct BuildRoutes: Sendable {
     func list(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
         let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 50
-        return try APIResponse.json(try await builds.builds(of: try repository(context), limit: limit, by: principal).map(BuildView.init))
+        return try APIResponse.json(try await builds.builds(of: try context.pathRepository(), limit: limit, by: principal).map(BuildView.init))
     }
 
     func show(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        return try APIResponse.json(BuildView(build: try await builds.build(try id(context), in: try repository(context), by: principal)))
+        return try APIResponse.json(BuildView(build: try await builds.build(try id(context), in: try context.pathRepository(), by: principal)))
     }
 
     func cancel(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        return try APIResponse.json(BuildView(build: try await builds.cancel(try id(context), in: try repository(context), by: principal)),
+        return try APIResponse.json(BuildView(build: try await builds.cancel(try id(context), in: try context.pathRepository(), by: principal)),
                                     status: .accepted)
     }
 
@@ -217,7 +213,7 @@ struct BuildRoutes: Sendable {
     /// open and the log streams as it grows (`?follow=false` answers with what there is now).
     func log(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        let name = try repository(context)
+        let name = try context.pathRepository()
         let id = try id(context)
         return try await Self.logResponse(builds, id: id, in: name, follow: request.uri.queryParameters.get("follow") != "false",
                                           principal: principal)

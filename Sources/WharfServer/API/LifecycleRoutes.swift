@@ -30,26 +30,20 @@ struct LifecycleRoutes: Sendable {
         router.get("/api/namespaces/:username/usage") { request, context in try await self.usage(request, context: context) }
     }
 
-    /// The repository the path names (404 when the name cannot exist).
-    private func repository(_ context: WharfRequestContext) throws -> RepositoryName {
-        let raw = "\(try context.parameters.require("namespace"))/\(try context.parameters.require("name"))"
-        guard let name = RepositoryName(raw) else { throw HubError.notFound("repository") }
-        return name
-    }
 
     struct PatternsView: Codable { let patterns: [String] }
 
     /// `GET …/immutable-tags` → `{"patterns":[…]}`.
     func immutableTags(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let caller = try await auth.principal(request, context: context)
-        return try APIResponse.json(PatternsView(patterns: try await hub.storagePolicies.immutableTags(of: try repository(context), by: caller)))
+        return try APIResponse.json(PatternsView(patterns: try await hub.storagePolicies.immutableTags(of: try context.pathRepository(), by: caller)))
     }
 
     /// `PUT …/immutable-tags {"patterns":["v*"]}` (an empty list removes every rule).
     func setImmutableTags(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let caller = try await auth.require(request, context: context)
         let body = try await request.decodeJSON(PatternsView.self)
-        let saved = try await hub.storagePolicies.setImmutableTags(body.patterns, of: try repository(context), by: caller)
+        let saved = try await hub.storagePolicies.setImmutableTags(body.patterns, of: try context.pathRepository(), by: caller)
         return try APIResponse.json(PatternsView(patterns: saved))
     }
 
@@ -70,7 +64,7 @@ struct LifecycleRoutes: Sendable {
     /// `GET …/retention` → the policy, 404 when the repository has none.
     func retention(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let caller = try await auth.principal(request, context: context)
-        guard let policy = try await hub.retention.policy(of: try repository(context), by: caller) else {
+        guard let policy = try await hub.retention.policy(of: try context.pathRepository(), by: caller) else {
             throw HubError.notFound("retention policy")
         }
         return try APIResponse.json(RetentionView(policy))
@@ -80,14 +74,14 @@ struct LifecycleRoutes: Sendable {
     func setRetention(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let caller = try await auth.require(request, context: context)
         let policy = try await request.decodeJSON(RetentionView.self, nullable: ["keep_last", "max_age_days"]).policy
-        try await hub.retention.setPolicy(policy, of: try repository(context), by: caller)
+        try await hub.retention.setPolicy(policy, of: try context.pathRepository(), by: caller)
         return try APIResponse.json(RetentionView(policy))
     }
 
     /// `DELETE …/retention`: the repository keeps every tag again.
     func removeRetention(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let caller = try await auth.require(request, context: context)
-        try await hub.retention.setPolicy(nil, of: try repository(context), by: caller)
+        try await hub.retention.setPolicy(nil, of: try context.pathRepository(), by: caller)
         return Response(status: .noContent)
     }
 
@@ -101,7 +95,7 @@ struct LifecycleRoutes: Sendable {
         struct Body: Decodable { let dry_run: Bool? }
         let caller = try await auth.require(request, context: context)
         let dryRun = try await request.decodeJSON(Body.self).dry_run ?? false
-        let tags = try await hub.retention.run(try repository(context), dryRun: dryRun, by: caller)
+        let tags = try await hub.retention.run(try context.pathRepository(), dryRun: dryRun, by: caller)
         return try APIResponse.json(RetentionRunView(dry_run: dryRun, tags: tags))
     }
 

@@ -54,12 +54,6 @@ struct RepositoryAPIRoutes: Sendable {
                        permission: permission?.description)
     }
 
-    /// The repository the path names (404 when it cannot be a name, like a missing one).
-    private func name(_ context: WharfRequestContext) throws -> RepositoryName {
-        let raw = "\(try context.parameters.require("namespace"))/\(try context.parameters.require("name"))"
-        guard let name = RepositoryName(raw) else { throw HubError.notFound("repository") }
-        return name
-    }
 
     /// `POST /api/repositories {"namespace","name","is_private","description"}`.
     func create(_ request: Request, context: WharfRequestContext) async throws -> Response {
@@ -82,14 +76,14 @@ struct RepositoryAPIRoutes: Sendable {
     /// `GET /api/repositories/{namespace}/{name}`.
     func show(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.principal(request, context: context)
-        return try APIResponse.json(view(try await repositories.show(try name(context), by: principal)))
+        return try APIResponse.json(view(try await repositories.show(try context.pathRepository(), by: principal)))
     }
 
     /// `PATCH /api/repositories/{namespace}/{name} {"is_private","description","full_description"}`.
     func update(_ request: Request, context: WharfRequestContext) async throws -> Response {
         struct Body: Decodable { let is_private: Bool?; let description: String?; let full_description: String? }
         let principal = try await auth.require(request, context: context)
-        let name = try name(context)
+        let name = try context.pathRepository()
         let body = try await request.decodeJSON(Body.self)
         return try APIResponse.json(view(try await repositories.update(name, isPrivate: body.is_private, description: body.description,
                                                                        fullDescription: body.full_description, by: principal)))
@@ -100,7 +94,7 @@ struct RepositoryAPIRoutes: Sendable {
     /// `PUT|DELETE /api/repositories/{namespace}/{name}/star`: star or unstar (idempotent).
     func star(_ request: Request, context: WharfRequestContext, on: Bool) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        let name = try name(context)
+        let name = try context.pathRepository()
         let count = on ? try await repositories.star(name, by: principal) : try await repositories.unstar(name, by: principal)
         return try APIResponse.json(StarView(starred: on, star_count: count))
     }
@@ -115,7 +109,7 @@ struct RepositoryAPIRoutes: Sendable {
     /// `DELETE /api/repositories/{namespace}/{name}`.
     func delete(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        try await repositories.delete(try name(context), by: principal)
+        try await repositories.delete(try context.pathRepository(), by: principal)
         return .empty(.noContent)
     }
 
@@ -124,7 +118,7 @@ struct RepositoryAPIRoutes: Sendable {
     /// `GET /api/repositories/{namespace}/{name}/collaborators`.
     func collaborators(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        let list = try await repositories.collaborators(of: try name(context), by: principal)
+        let list = try await repositories.collaborators(of: try context.pathRepository(), by: principal)
         return try APIResponse.json(list.map { CollaboratorView(username: $0.account, permission: $0.permission.description) })
     }
 
@@ -132,7 +126,7 @@ struct RepositoryAPIRoutes: Sendable {
     func setCollaborator(_ request: Request, context: WharfRequestContext) async throws -> Response {
         struct Body: Decodable { let permission: String }
         let principal = try await auth.require(request, context: context)
-        let name = try name(context)
+        let name = try context.pathRepository()
         let username = try context.parameters.require("username")
         let body = try await request.decodeJSON(Body.self)
         let granted = try await repositories.setCollaborator(username, permission: body.permission, on: name, by: principal)
@@ -142,7 +136,7 @@ struct RepositoryAPIRoutes: Sendable {
     /// `DELETE /api/repositories/{namespace}/{name}/collaborators/{username}`.
     func removeCollaborator(_ request: Request, context: WharfRequestContext) async throws -> Response {
         let principal = try await auth.require(request, context: context)
-        try await repositories.removeCollaborator(try context.parameters.require("username"), from: try name(context), by: principal)
+        try await repositories.removeCollaborator(try context.parameters.require("username"), from: try context.pathRepository(), by: principal)
         return .empty(.noContent)
     }
 }

@@ -32,9 +32,7 @@ struct WebhookRoutes: Sendable {
     /// The scope the path names (404 when the repository name cannot exist).
     private func scope(_ context: WharfRequestContext) throws -> WebhookScope {
         if let org = context.parameters.get("org") { return .organization(org) }
-        let raw = "\(try context.parameters.require("namespace"))/\(try context.parameters.require("name"))"
-        guard let name = RepositoryName(raw) else { throw HubError.notFound("repository") }
-        return .repository(name)
+        return .repository(try context.pathRepository())
     }
 
     private func id(_ context: WharfRequestContext) throws -> Int64 {
