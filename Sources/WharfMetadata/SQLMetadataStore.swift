@@ -70,7 +70,9 @@ public struct SQLMetadataStore: MetadataStore {
 
     public func reserveBlob(_ digest: Digest, size: Int64, forUpload id: String) async throws -> BlobReservation {
         let now = self.now
-        return try await access.transaction { db in
+        // Visible at once (what a collector must see); durable with the upload's completion right after,
+        // and a crash before that loses the upload anyway: no fsync of its own.
+        return try await access.transaction(.relaxed) { db in
             guard try await db.raw("SELECT 1 AS ok FROM uploads WHERE id = \(bind: id)").first() != nil else { return .uploadUnknown }
             if let claimed = try await Self.upsertBlob(digest, size: size, at: now, in: db) {
                 // A claim this old outlived any collector: it died between claiming and forgetting.
