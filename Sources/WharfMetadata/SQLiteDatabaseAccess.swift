@@ -10,8 +10,10 @@ import Synchronization
 public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
-    private let next = Atomic<Int>(0)
+    private let readerLeases: ConnectionLeases
+    private let readerDatabases: [any SQLDatabase]
     private let writeLock = AsyncSerialLock()
+    private let gate = ClosingGate()
     public let cache = ReadCache()
 
     public var flavor: SQLFlavor { .sqlite }
@@ -40,16 +42,18 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
     private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
         self.writer = writer
         self.readers = readers
+        self.readerLeases = ConnectionLeases(count: readers.count)
+        self.readerDatabases = readers.map { $0.sql(queryLogLevel: .trace) }
     }
 
+    /// Each statement runs on a reader connection of its own for its duration.
     public var reader: any SQLDatabase {
-        let index = next.add(1, ordering: .relaxed).oldValue
-        return readers[index % readers.count].sql(queryLogLevel: .trace)
+        LeasedSQLDatabase(connections: readerDatabases, leases: readerLeases, gate: gate)
     }
 
     public func transaction<R: Sendable>(_ durability: Durability,
                                          _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let db = writer.sql(queryLogLevel: .trace)
+        let db = GatedSQLDatabase(base: writer.sql(queryLogLevel: .trace), gate: gate)
         return try await writeLock.withLock {
             // In WAL mode NORMAL skips the fsync at commit; the next FULL commit syncs the WAL, these frames included.
             if durability.isRelaxed { try await Self.outsideTransaction(db) { try await db.raw("PRAGMA synchronous=NORMAL").run() } }
@@ -91,7 +95,9 @@ public final class SQLiteDatabaseAccess: SQLDatabaseAccess {
         }
     }
 
+    /// Closes the connections once the statements running on them have finished; later ones fail.
     public func shutdown() async throws {
+        await gate.close()
         try await writer.close()
         for reader in readers { try await reader.close() }
     }

@@ -71,10 +71,17 @@ public struct JobWorker: Service {
                 guard try await jobs.renew(job.id, owner: owner, until: clock.now.addingTimeInterval(lease)) else { return }
             }
         }
-        defer { renewal.cancel() }
+        let outcome: Result<Date?, any Error>
         do {
-            let nextRun = try await handler.run(job)
-            try await jobs.complete(job.id, owner: owner, nextRun: nextRun)
+            outcome = .success(try await handler.run(job))
+        } catch {
+            outcome = .failure(error)
+        }
+        // Never left running past this job (nor past the database's closing).
+        renewal.cancel()
+        _ = await renewal.result
+        do {
+            try await jobs.complete(job.id, owner: owner, nextRun: try outcome.get())
         } catch {
             let retry = job.attempts < job.maxAttempts ? clock.now.addingTimeInterval(Self.backoff(attempt: job.attempts)) : nil
             logger.warning("job failed", metadata: [
