@@ -35,6 +35,8 @@ public final class ReadCache: Sendable {
 
     private let generationCounter = Atomic<UInt64>(0)
     private let entries: BoundedCache<String, Entry>
+    /// Reads running now, by key, with the generation each started under.
+    private let flights = Mutex<[String: (generation: UInt64, task: Task<Value, any Error>)]>([:])
     let lifetime: Duration
     let budget: Int
 
@@ -73,11 +75,25 @@ public final class ReadCache: Sendable {
         entries.store(Entry(value: value, generation: generation), for: key)
     }
 
-    /// The cached value for `key`, or the one `read` produces (then cached).
-    func cached(_ key: String, read: () async throws -> Value) async rethrows -> Value {
+    /// The cached value for `key`, or the one `read` produces (then cached). Concurrent misses of
+    /// one key under one generation share a single read: when an entry expires under load, the
+    /// database sees one query for it, not one per request in flight.
+    func cached(_ key: String, read: @escaping @Sendable () async throws -> Value) async throws -> Value {
         if let hit = value(key) { return hit }
         let generation = self.generation
-        let fresh = try await read()
+        guard budget > 0 else { return try await read() }
+        let flight = flights.withLock { flights in
+            if let running = flights[key], running.generation == generation { return running.task }
+            let task = Task { try await read() }
+            flights[key] = (generation, task)
+            return task
+        }
+        defer {
+            flights.withLock { flights in
+                if flights[key]?.task == flight { flights[key] = nil }
+            }
+        }
+        let fresh = try await flight.value
         store(fresh, for: key, readAt: generation)
         return fresh
     }

@@ -33,7 +33,10 @@ public struct SQLAccountStore: AccountStore {
     public func account(_ name: String) async throws -> Account? {
         // Every stored name is well formed: anything else (a path segment with NUL, say) is simply unknown.
         guard AccountName.isWellFormed(name) else { return nil }
-        let read = { try await db.raw("SELECT * FROM accounts WHERE name = \(bind: name)").first().map(Self.decodeAccount) }
+        let db = self.db
+        let read: @Sendable () async throws -> Account? = {
+            try await db.raw("SELECT * FROM accounts WHERE name = \(bind: name)").first().map(Self.decodeAccount)
+        }
         guard case .account(let account) = try await access.cache.cached("account|\(name)", read: { .account(try await read()) }) else {
             return try await read()
         }

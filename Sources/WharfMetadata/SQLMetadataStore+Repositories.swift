@@ -5,7 +5,10 @@ import WharfCore
 /// The `repositories` table: this store is its only writer.
 extension SQLMetadataStore {
     public func repositoryExists(_ name: RepositoryName) async throws -> Bool {
-        let read = { try await db.raw("SELECT 1 AS ok FROM repositories WHERE name = \(bind: name.value)").first() != nil }
+        let db = self.db
+        let read: @Sendable () async throws -> Bool = {
+            try await db.raw("SELECT 1 AS ok FROM repositories WHERE name = \(bind: name.value)").first() != nil
+        }
         guard case .flag(let exists) = try await access.cache.cached("exists|\(name.value)", read: { .flag(try await read()) }) else {
             return try await read()
         }

@@ -138,7 +138,7 @@ public struct SQLMetadataStore: MetadataStore {
         try await cachedManifest("tagged|\(repository.value)|\(tag.value)") { try await readManifest(taggedWith: tag, in: repository) }
     }
 
-    private func cachedManifest(_ key: String, read: () async throws -> StoredManifest?) async throws -> StoredManifest? {
+    private func cachedManifest(_ key: String, read: @escaping @Sendable () async throws -> StoredManifest?) async throws -> StoredManifest? {
         let value = try await access.cache.cached(key) { .manifest(try await read()) }
         guard case .manifest(let manifest) = value else { return try await read() }
         return manifest

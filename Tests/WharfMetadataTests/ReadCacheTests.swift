@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import WharfCore
 @testable import WharfMetadata
@@ -8,15 +9,48 @@ struct ReadCacheTests {
         .tags(TagList(repository: RepositoryName("acme/app")!, names: names))
     }
 
+    /// Counts the reads a test's closures make.
+    final class Reads: Sendable {
+        private let count = Atomic<Int>(0)
+        var value: Int { count.load(ordering: .relaxed) }
+        func add() { count.add(1, ordering: .relaxed) }
+    }
+
     @Test("an entry is served until the next write bumps the generation")
-    func generation() async {
+    func generation() async throws {
         let cache = ReadCache()
-        var reads = 0
-        for _ in 0..<3 { _ = await cache.cached("k") { reads += 1; return tags(["a"]) } }
-        #expect(reads == 1)
+        let reads = Reads()
+        for _ in 0..<3 { _ = try await cache.cached("k") { reads.add(); return tags(["a"]) } }
+        #expect(reads.value == 1)
         cache.bump()
-        _ = await cache.cached("k") { reads += 1; return tags(["b"]) }
-        #expect(reads == 2)
+        _ = try await cache.cached("k") { reads.add(); return tags(["b"]) }
+        #expect(reads.value == 2)
+    }
+
+    @Test("concurrent misses of one key share one read; a write meanwhile starts a new one")
+    func singleFlight() async throws {
+        let cache = ReadCache()
+        let reads = Reads()
+        let slowRead: @Sendable () async throws -> ReadCache.Value = {
+            reads.add()
+            try await Task.sleep(for: .milliseconds(100))
+            return .flag(true)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 { group.addTask { _ = try await cache.cached("k", read: slowRead) } }
+            try await group.waitForAll()
+        }
+        #expect(reads.value == 1)
+
+        cache.bump()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<10 { group.addTask { _ = try await cache.cached("k", read: slowRead) } }
+            try await Task.sleep(for: .milliseconds(30))
+            cache.bump()  // a write commits while the first read is in flight: later readers must not share it
+            for _ in 0..<10 { group.addTask { _ = try await cache.cached("k", read: slowRead) } }
+            try await group.waitForAll()
+        }
+        #expect(reads.value == 3)
     }
 
     @Test("a value read before a racing write is never served after it")

@@ -34,7 +34,11 @@ extension RegistryRoutes {
         if head || span.isEmpty { return Response(status: status, headers: headers) }
         let registry = self.registry
         let body = ResponseBody(contentLength: Int(span.count)) { writer in
-            try await registry.readBlob(digest, range: range) { try await writer.write($0) }
+            var batch = BufferBatch()
+            try await registry.readBlob(digest, range: range) { buffer in
+                if let full = batch.add(buffer) { try await writer.write(contentsOf: full) }
+            }
+            if let rest = batch.drain() { try await writer.write(contentsOf: rest) }
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
