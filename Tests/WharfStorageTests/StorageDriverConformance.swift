@@ -142,6 +142,30 @@ struct S3DriverConformanceTests {
         #expect(try await StorageDriverConformance.readAll(driver, "blobs/put") == content)
     }
 
+    @Test("reads: a slow reader gets every byte in order, a reader that stops early ends the request, a missing object is an error")
+    func reads() async throws {
+        let driver = try driver()
+        let content = (0..<(9 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_246_822_519 >> 13) }
+        try await driver.put("blobs/r", from: StorageDriverConformance.stream([content]))
+        // Slow: the store's reads wait while batches are not taken (backpressure), and nothing is lost.
+        var slow: [UInt8] = []
+        var pieces = 0
+        try await driver.read("blobs/r", range: nil) { buffer in
+            pieces += 1
+            if pieces % 16 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            slow += Array(buffer: buffer)
+        }
+        #expect(slow == content)
+        struct Enough: Error {}
+        await #expect(throws: Enough.self) {
+            try await driver.read("blobs/r", range: 1..<(8 << 20)) { _ in throw Enough() }
+        }
+        #expect(try await StorageDriverConformance.readAll(driver, "blobs/r", range: 5..<9) == Array(content[5..<9]))
+        await #expect(throws: S3Error.self) {
+            try await driver.read("blobs/missing", range: nil) { _ in }
+        }
+    }
+
     @Test("a presigned URL serves the object without credentials")
     func presigned() async throws {
         let driver = try driver()

@@ -29,17 +29,26 @@ struct S3Client: Sendable {
         return ("\(location.bucket).\(endpoint.host!)\(port)", "/\(key)", "\(scheme)://\(location.bucket).\(endpoint.host!)\(port)")
     }
 
+    /// The URL and headers (the signature's included) of a request.
+    private func signed(_ method: HTTPMethod, key: String, query: [(String, String)], headers extra: [(String, String)],
+                        payloadHash: String) -> (url: String, headers: HTTPHeaders) {
+        let (host, path, base) = address(key)
+        let request = AWSSigner.Request(method: method.rawValue, host: host, path: path, query: query, headers: extra)
+        var headers = HTTPHeaders()
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        for (name, value) in signer.sign(request, payloadHash: payloadHash, date: Date()) { headers.add(name: name, value: value) }
+        return (base + AWSSigner.encodePath(path) + (query.isEmpty ? "" : "?" + AWSSigner.canonicalQuery(query)), headers)
+    }
+
     /// Sends a signed request; throws on any status outside `accepted`.
     func send(_ method: HTTPMethod, key: String, query: [(String, String)] = [], headers extra: [(String, String)] = [],
               body: HTTPClientRequest.Body? = nil, payloadHash: String? = nil, accepted: Set<Int> = [200, 204, 206],
               operation: String) async throws -> HTTPClientResponse {
-        let (host, path, base) = address(key)
-        let signed = AWSSigner.Request(method: method.rawValue, host: host, path: path, query: query, headers: extra)
         let hash = payloadHash ?? (body == nil ? AWSSigner.emptyPayload : AWSSigner.unsignedPayload)
-        var request = HTTPClientRequest(url: base + AWSSigner.encodePath(path) + (query.isEmpty ? "" : "?" + AWSSigner.canonicalQuery(query)))
+        let (url, headers) = signed(method, key: key, query: query, headers: extra, payloadHash: hash)
+        var request = HTTPClientRequest(url: url)
         request.method = method
-        for (name, value) in extra { request.headers.add(name: name, value: value) }
-        for (name, value) in signer.sign(signed, payloadHash: hash, date: Date()) { request.headers.add(name: name, value: value) }
+        request.headers = headers
         request.body = body
         let response = try await http.execute(request, timeout: timeout)
         guard accepted.contains(Int(response.status.code)) else {
@@ -56,15 +65,30 @@ struct S3Client: Sendable {
         return response.headers.first(name: "content-length").flatMap { Int64($0) }
     }
 
-    /// Streams `range` (all when nil) of the object to `consume`.
+    /// Streams `range` (all when nil) of the object to `consume`, in the buffers the client read,
+    /// handed over in batches (see ``S3BodyReader``). No response head within `timeout` ends it.
     func get(_ key: String, range: Range<Int64>?, into consume: (ByteBuffer) async throws -> Void) async throws {
-        var headers: [(String, String)] = []
+        var extra: [(String, String)] = []
         if let range {
             guard !range.isEmpty else { return }
-            headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
+            extra.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
         }
-        let response = try await send(.GET, key: key, headers: headers, operation: "GET")
-        for try await buffer in response.body { try await consume(buffer) }
+        let (url, headers) = signed(.GET, key: key, query: [], headers: extra, payloadHash: AWSSigner.emptyPayload)
+        let reader = S3BodyReader(accepted: [200, 206], operation: "GET")
+        let task = http.execute(request: try HTTPClient.Request(url: url, method: .GET, headers: headers), delegate: reader,
+                                eventLoop: .indifferent, deadline: nil, logger: nil)
+        let stall = task.eventLoop.scheduleTask(in: timeout) { if !reader.hasHead { task.cancel() } }
+        defer { stall.cancel() }
+        do {
+            while let batch = try await reader.next() {
+                for buffer in batch { try await consume(buffer) }
+            }
+            try await task.futureResult.get()
+        } catch {
+            task.cancel()
+            _ = try? await task.futureResult.get()
+            throw error
+        }
     }
 
     func put(_ key: String, _ bytes: ByteBuffer) async throws {

@@ -335,8 +335,8 @@ def section(s: dict, d: dict) -> str:
             cold_texts += (f"\nThe statements of the first cold GET {what}:\n\n```\n" + "\n".join(runs[0]["texts"])
                            + "\n```\n")
     if wm.get("by_text"):
-        cold_texts += ("\nThe statements under wrk, by text (each cached read expires after 2 s; the requests in "
-                       "flight when it does each read it again):\n\n```\n"
+        cold_texts += ("\nThe statements under wrk, by text (each cached read expires after 2 s; the requests "
+                       "that miss it then share one read of it, and any write in the run drops every cached read):\n\n```\n"
                        + "\n".join(f"{n:>6} × {text}" for text, n in wm["by_text"]) + "\n```\n")
     if warm.get("texts"):
         cold_texts += "\nStatements during the warm GETs:\n\n```\n" + "\n".join(warm["texts"]) + "\n```\n"
