@@ -142,6 +142,27 @@ struct S3DriverConformanceTests {
         #expect(try await StorageDriverConformance.readAll(driver, "blobs/put") == content)
     }
 
+    @Test("uploads assembled from parts copied on the server and parts streamed through are byte for byte")
+    func assembledUploads() async throws {
+        let driver = try driver()
+        let content = (0..<(17 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        // Parts (5 MiB pieces): 5, 5, 2 — each a piece copied on the server (the small one is last);
+        // and 5, 2, 5, 5 — a copy, then everything after the small part streamed.
+        for (name, requests) in [("copied", [5, 5, 2]), ("mixed", [5, 2, 5, 5])] {
+            try await driver.startUpload(name)
+            var offset = 0
+            for mib in requests {
+                let writer = try await driver.appendPart(to: name, at: Int64(offset))
+                try await writer.write(ByteBuffer(bytes: content[offset..<offset + (mib << 20)]))
+                offset += mib << 20
+                #expect(try await writer.close() == Int64(offset))
+            }
+            try await driver.completeUpload(name, as: "blobs/\(name)")
+            #expect(try await driver.size(of: "blobs/\(name)") == Int64(offset))
+            #expect(try await StorageDriverConformance.readAll(driver, "blobs/\(name)") == Array(content[0..<offset]))
+        }
+    }
+
     @Test("reads: a slow reader gets every byte in order, a reader that stops early ends the request, a missing object is an error")
     func reads() async throws {
         let driver = try driver()

@@ -144,6 +144,20 @@ struct S3Client: Sendable {
         return etag
     }
 
+    /// Copies the whole object `source` into piece `number` of a multipart upload, on the server
+    /// (UploadPartCopy: no bytes through Wharf).
+    func uploadPartCopy(_ key: String, uploadID: String, number: Int, from source: String) async throws -> String {
+        let response = try await send(.PUT, key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                                      headers: [("x-amz-copy-source", "/\(location.bucket)/\(AWSSigner.encodePath(source))")],
+                                      operation: "UploadPartCopy")
+        // Like CopyObject, a copy that fails late may answer 200 with an error document.
+        let text = String(buffer: try await response.body.collect(upTo: 1024 * 1024))
+        guard !text.contains("<Error>"), let etag = XMLScan.value("ETag", in: text) else {
+            throw S3Error.status(200, "UploadPartCopy", text)
+        }
+        return etag
+    }
+
     func completeMultipart(_ key: String, uploadID: String, etags: [String]) async throws {
         let parts = etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(XMLScan.escape($0.element))</ETag></Part>" }
         let xml = ByteBuffer(string: "<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>")

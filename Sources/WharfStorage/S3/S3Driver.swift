@@ -7,8 +7,9 @@ import NIOCore
 /// Layout under the location's prefix: an object with key `k` is the S3 object `prefix/k`;
 /// upload `id` is `prefix/uploads/<id>/started` plus one object per part,
 /// `prefix/uploads/<id>/part-<offset>` (offset zero-padded, so parts list in order). Any replica
-/// can add parts or read them back. Completion copies a single part on the server, or streams
-/// the parts into a multipart upload of `partSize` pieces; only then does the object appear.
+/// can add parts or read them back. Completion copies a single part on the server, or assembles
+/// a multipart upload: parts of at least 5 MiB are copied into it on the server (UploadPartCopy),
+/// smaller ones streamed through into pieces of `partSize`; only then does the object appear.
 public struct S3Driver: StorageDriver {
     let client: S3Client
     /// Bytes gathered before a part (or a multipart piece) is sent; S3 wants at least 5 MiB.
@@ -101,8 +102,13 @@ public struct S3Driver: StorageDriver {
         default:
             let writer = S3ObjectWriter(client: client, key: object(key), partSize: partSize)
             do {
-                for part in parts {
-                    try await client.get(part.object.key, range: nil) { try await writer.write($0) }
+                for (index, part) in parts.enumerated() {
+                    // A part big enough to be a piece of its own (or the last) is copied on the
+                    // server; smaller ones are streamed into pieces of `partSize`.
+                    let isLast = index == parts.count - 1
+                    if !(try await writer.copyPiece(from: part.object.key, size: part.object.size, isLast: isLast)) {
+                        try await client.get(part.object.key, range: nil) { try await writer.write($0) }
+                    }
                 }
                 try await writer.finish()
             } catch {
@@ -199,10 +205,28 @@ final class S3ObjectWriter: @unchecked Sendable {
     }
 
     private func sendPiece() async throws {
-        if uploadID == nil { uploadID = try await client.createMultipart(key) }
-        etags.append(try await client.uploadPart(key, uploadID: uploadID!, number: etags.count + 1, pending))
+        etags.append(try await client.uploadPart(key, uploadID: try await multipartUpload(), number: etags.count + 1, pending))
         pending.clear()
     }
+
+    private func multipartUpload() async throws -> String {
+        if let uploadID { return uploadID }
+        let id = try await client.createMultipart(key)
+        uploadID = id
+        return id
+    }
+
+    /// Makes the object `source` (of `size` bytes) the next piece, copied on the server, when it
+    /// can be one: nothing streamed is waiting, and it is at least S3's smallest piece (5 MiB) or
+    /// the last. Returns false when it cannot (then stream it with `write`).
+    func copyPiece(from source: String, size: Int64, isLast: Bool) async throws -> Bool {
+        guard pending.readableBytes == 0, size > 0, size >= Self.smallestPiece || isLast else { return false }
+        etags.append(try await client.uploadPartCopy(key, uploadID: try await multipartUpload(), number: etags.count + 1, from: source))
+        return true
+    }
+
+    /// The least size of a piece of a multipart upload but the last.
+    static let smallestPiece: Int64 = 5 << 20
 
     func finish() async throws {
         guard let uploadID else {
