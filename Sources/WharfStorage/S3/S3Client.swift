@@ -102,11 +102,19 @@ struct S3Client: Sendable {
 
     /// Copies an object within the bucket on the server (no bytes through Wharf; up to 5 GiB).
     func copy(from source: String, to target: String) async throws {
-        let response = try await send(.PUT, key: target, headers: [("x-amz-copy-source", "/\(location.bucket)/\(AWSSigner.encodePath(source))")],
-                                      operation: "CopyObject")
-        // S3 may answer 200 with an error document when a copy fails late.
+        _ = try await serverCopy(from: source, to: target, operation: "CopyObject")
+    }
+
+    /// A PUT that copies `source` on the server (CopyObject, or UploadPartCopy with `query`);
+    /// returns the answer's document. S3 may answer 200 with an error document when a copy fails late.
+    private func serverCopy(from source: String, to target: String, query: [(String, String)] = [],
+                            operation: String) async throws -> String {
+        let response = try await send(.PUT, key: target, query: query,
+                                      headers: [("x-amz-copy-source", "/\(location.bucket)/\(AWSSigner.encodePath(source))")],
+                                      operation: operation)
         let text = String(buffer: try await response.body.collect(upTo: 64 * 1024))
-        if text.contains("<Error>") { throw S3Error.status(200, "CopyObject", text) }
+        if text.contains("<Error>") { throw S3Error.status(200, operation, text) }
+        return text
     }
 
     /// Objects under `prefix`, page by page.
@@ -147,14 +155,9 @@ struct S3Client: Sendable {
     /// Copies the whole object `source` into piece `number` of a multipart upload, on the server
     /// (UploadPartCopy: no bytes through Wharf).
     func uploadPartCopy(_ key: String, uploadID: String, number: Int, from source: String) async throws -> String {
-        let response = try await send(.PUT, key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                                      headers: [("x-amz-copy-source", "/\(location.bucket)/\(AWSSigner.encodePath(source))")],
-                                      operation: "UploadPartCopy")
-        // Like CopyObject, a copy that fails late may answer 200 with an error document.
-        let text = String(buffer: try await response.body.collect(upTo: 1024 * 1024))
-        guard !text.contains("<Error>"), let etag = XMLScan.value("ETag", in: text) else {
-            throw S3Error.status(200, "UploadPartCopy", text)
-        }
+        let text = try await serverCopy(from: source, to: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                                        operation: "UploadPartCopy")
+        guard let etag = XMLScan.value("ETag", in: text) else { throw S3Error.status(200, "UploadPartCopy", text) }
         return etag
     }
 
