@@ -112,6 +112,7 @@ let package = Package(
         .testTarget(name: "WharfCoreTests", dependencies: ["WharfCore"]),
         .testTarget(name: "WharfStorageTests", dependencies: [
             "WharfStorage", .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "WharfMetadataTests", dependencies: ["WharfMetadata", "WharfTestSupport"]),
         .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth", "WharfTestSupport"]),

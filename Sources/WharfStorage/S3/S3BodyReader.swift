@@ -6,14 +6,12 @@ import Synchronization
 /// Receives an object's body on the HTTP client's event loop and hands it to one async reader
 /// in batches of about `batchSize` bytes (a list of the buffers as they came: nothing is copied).
 ///
-/// The client reads the socket in pieces of at most 64 KiB; handing each to a task on another
-/// thread costs a wake-up, which at S3 speeds is a large share of the work. Batches cut them to
-/// one per `batchSize`. Backpressure: once `readyLimit` batches wait for the reader, the client
-/// stops reading from the socket until the reader takes one, so memory stays bounded at about
-/// `(readyLimit + 1) × batchSize`.
-final class S3BodyReader: HTTPClientResponseDelegate, Sendable {
-    typealias Response = Void
-
+/// The client reads the socket in pieces of whatever has arrived (often far less than its 1 MiB
+/// buffers); handing each to a task on another thread costs a wake-up, which at S3 speeds is a
+/// large share of the work. Batches cut them to one per `batchSize`. Backpressure: once `readyLimit`
+/// batches wait for the reader, the client stops reading from the socket until the reader takes
+/// one, so memory stays bounded at about `(readyLimit + 1) × (batchSize + 1 MiB)`.
+final class S3BodyReader: Sendable {
     private struct State {
         var status: Int?
         var gathering: [ByteBuffer] = []
@@ -25,6 +23,9 @@ final class S3BodyReader: HTTPClientResponseDelegate, Sendable {
         var errorText = ByteBuffer()
         var reader: CheckedContinuation<[ByteBuffer]?, any Error>?
         var producer: EventLoopPromise<Void>?
+        /// Bytes of the response so far (the head counts as one), and at the last `stalled()` check.
+        var progress = 0
+        var checkedProgress = -1
     }
 
     private let state = Mutex(State())
@@ -40,8 +41,14 @@ final class S3BodyReader: HTTPClientResponseDelegate, Sendable {
         self.operation = operation
     }
 
-    /// Whether the response head has come.
-    var hasHead: Bool { state.withLock { $0.status != nil } }
+    /// Whether nothing came since the last call while the response was wanted (not held back
+    /// because the reader is behind, not finished). The first call only starts the count.
+    func stalled() -> Bool {
+        state.withLock { state in
+            defer { state.checkedProgress = state.progress }
+            return state.progress == state.checkedProgress && state.producer == nil && !state.finished
+        }
+    }
 
     /// The next batch; nil at the end of the body. Throws what the request failed with.
     func next() async throws -> [ByteBuffer]? {
@@ -63,13 +70,19 @@ final class S3BodyReader: HTTPClientResponseDelegate, Sendable {
         }
     }
 
-    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        state.withLock { $0.status = Int(head.status.code) }
-        return task.eventLoop.makeSucceededVoidFuture()
+    /// The response's status came.
+    func receivedHead(status: Int) {
+        state.withLock { state in
+            state.status = status
+            state.progress += 1
+        }
     }
 
-    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+    /// A piece of the body came; returns a promise the producer must wait for (before reading
+    /// more) when `readyLimit` batches wait for the reader, nil when it may go on.
+    func receivedBody(_ buffer: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopPromise<Void>? {
         let (handOver, wait): ((CheckedContinuation<[ByteBuffer]?, any Error>, [ByteBuffer])?, EventLoopPromise<Void>?) = state.withLock { state in
+            state.progress += buffer.readableBytes
             guard let status = state.status, accepted.contains(status) else {
                 if state.errorText.readableBytes < 64 * 1024 {
                     var part = buffer
@@ -90,19 +103,16 @@ final class S3BodyReader: HTTPClientResponseDelegate, Sendable {
             }
             state.ready.append(batch)
             guard state.ready.count >= readyLimit else { return (nil, nil) }
-            let promise = task.eventLoop.makePromise(of: Void.self)
+            let promise = eventLoop.makePromise(of: Void.self)
             state.producer = promise
             return (nil, promise)
         }
         if let (reader, batch) = handOver { reader.resume(returning: batch) }
-        return wait?.futureResult ?? task.eventLoop.makeSucceededVoidFuture()
+        return wait
     }
 
-    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
-        end(failure: error)
-    }
-
-    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+    /// The response is complete: a status outside `accepted` fails it with the body's text.
+    func receivedEnd() {
         let failure: S3Error? = state.withLock { state in
             guard let status = state.status, !accepted.contains(status) else { return nil }
             return S3Error.status(status, operation, String(buffer: state.errorText))
@@ -110,11 +120,17 @@ final class S3BodyReader: HTTPClientResponseDelegate, Sendable {
         end(failure: failure)
     }
 
+    /// The request failed (ignored once the response ended).
+    func failed(_ error: any Error) {
+        end(failure: error)
+    }
+
     /// The body is complete (or failed): what was gathered becomes the last batch, a waiting
     /// reader is answered and a waiting producer released.
     private func end(failure: (any Error)?) {
         let (reader, outcome, producer): (CheckedContinuation<[ByteBuffer]?, any Error>?, Result<[ByteBuffer]?, any Error>, EventLoopPromise<Void>?) =
             state.withLock { state in
+                if state.finished { return (nil, .success(nil), nil) }
                 if let failure {
                     if state.failure == nil { state.failure = failure }
                 } else if !state.gathering.isEmpty {
@@ -132,5 +148,27 @@ final class S3BodyReader: HTTPClientResponseDelegate, Sendable {
             }
         producer?.succeed()
         reader?.resume(with: outcome)
+    }
+}
+
+/// Async HTTP client's way of delivering a response (pooled connections, for small objects).
+extension S3BodyReader: HTTPClientResponseDelegate {
+    typealias Response = Void
+
+    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        receivedHead(status: Int(head.status.code))
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        receivedBody(buffer, on: task.eventLoop)?.futureResult ?? task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
+        failed(error)
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+        receivedEnd()
     }
 }
