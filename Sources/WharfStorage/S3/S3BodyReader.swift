@@ -11,7 +11,9 @@ import Synchronization
 /// large share of the work. Batches cut them to one per `batchSize`. Backpressure: once `readyLimit`
 /// batches wait for the reader, the client stops reading from the socket until the reader takes
 /// one, so memory stays bounded at about `(readyLimit + 1) × (batchSize + 1 MiB)`.
-final class S3BodyReader: Sendable {
+final class S3BodyReader: HTTPClientResponseDelegate, Sendable {
+    typealias Response = Void
+
     private struct State {
         var status: Int?
         var gathering: [ByteBuffer] = []
@@ -50,6 +52,11 @@ final class S3BodyReader: Sendable {
         }
     }
 
+    /// Ends the response with `error` (ignored once it ended).
+    func failed(_ error: any Error) {
+        end(failure: error)
+    }
+
     /// The next batch; nil at the end of the body. Throws what the request failed with.
     func next() async throws -> [ByteBuffer]? {
         try await withCheckedThrowingContinuation { continuation in
@@ -70,17 +77,15 @@ final class S3BodyReader: Sendable {
         }
     }
 
-    /// The response's status came.
-    func receivedHead(status: Int) {
+    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
         state.withLock { state in
-            state.status = status
+            state.status = Int(head.status.code)
             state.progress += 1
         }
+        return task.eventLoop.makeSucceededVoidFuture()
     }
 
-    /// A piece of the body came; returns a promise the producer must wait for (before reading
-    /// more) when `readyLimit` batches wait for the reader, nil when it may go on.
-    func receivedBody(_ buffer: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopPromise<Void>? {
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
         let (handOver, wait): ((CheckedContinuation<[ByteBuffer]?, any Error>, [ByteBuffer])?, EventLoopPromise<Void>?) = state.withLock { state in
             state.progress += buffer.readableBytes
             guard let status = state.status, accepted.contains(status) else {
@@ -103,26 +108,24 @@ final class S3BodyReader: Sendable {
             }
             state.ready.append(batch)
             guard state.ready.count >= readyLimit else { return (nil, nil) }
-            let promise = eventLoop.makePromise(of: Void.self)
+            let promise = task.eventLoop.makePromise(of: Void.self)
             state.producer = promise
             return (nil, promise)
         }
         if let (reader, batch) = handOver { reader.resume(returning: batch) }
-        return wait
+        return wait?.futureResult ?? task.eventLoop.makeSucceededVoidFuture()
     }
 
-    /// The response is complete: a status outside `accepted` fails it with the body's text.
-    func receivedEnd() {
+    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
+        failed(error)
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
         let failure: S3Error? = state.withLock { state in
             guard let status = state.status, !accepted.contains(status) else { return nil }
             return S3Error.status(status, operation, String(buffer: state.errorText))
         }
         end(failure: failure)
-    }
-
-    /// The request failed (ignored once the response ended).
-    func failed(_ error: any Error) {
-        end(failure: error)
     }
 
     /// The body is complete (or failed): what was gathered becomes the last batch, a waiting
@@ -148,27 +151,5 @@ final class S3BodyReader: Sendable {
             }
         producer?.succeed()
         reader?.resume(with: outcome)
-    }
-}
-
-/// Async HTTP client's way of delivering a response (pooled connections, for small objects).
-extension S3BodyReader: HTTPClientResponseDelegate {
-    typealias Response = Void
-
-    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        receivedHead(status: Int(head.status.code))
-        return task.eventLoop.makeSucceededVoidFuture()
-    }
-
-    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        receivedBody(buffer, on: task.eventLoop)?.futureResult ?? task.eventLoop.makeSucceededVoidFuture()
-    }
-
-    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
-        failed(error)
-    }
-
-    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
-        receivedEnd()
     }
 }
