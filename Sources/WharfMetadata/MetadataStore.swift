@@ -68,8 +68,8 @@ public protocol MetadataStore: Sendable {
 
     func createUpload(_ upload: UploadSession) async throws
     func upload(_ id: String) async throws -> UploadSession?
-    /// Records the new size and activity time of an upload.
-    func updateUpload(_ id: String, size: Int64, at time: Date) async throws
+    /// Records the new size of an upload, the digest of its bytes so far and its activity time.
+    func updateUpload(_ id: String, size: Int64, stagedDigest: Digest?, at time: Date) async throws
     /// Before an upload's bytes are stored as `digest`: records the blob and pins it to the upload,
     /// so that garbage collection cannot delete its bytes between their commit and the link.
     func reserveBlob(_ digest: Digest, size: Int64, forUpload id: String) async throws -> BlobReservation
@@ -122,13 +122,17 @@ public struct UploadSession: Sendable, Equatable {
     public var repository: RepositoryName
     /// Bytes received so far.
     public var size: Int64
+    /// The digest of those `size` bytes, recorded with them by the request that received the
+    /// last of them (on any replica); nil before the first chunk.
+    public var stagedDigest: Digest?
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, repository: RepositoryName, size: Int64 = 0, createdAt: Date, updatedAt: Date) {
+    public init(id: String, repository: RepositoryName, size: Int64 = 0, stagedDigest: Digest? = nil, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.repository = repository
         self.size = size
+        self.stagedDigest = stagedDigest
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -402,6 +402,9 @@ enum Migrations {
             )
             """,
         ] },
+        Step(version: 14, name: "uploads record the digest of their bytes so far") { _ in [
+            "ALTER TABLE uploads ADD COLUMN staged_digest TEXT",
+        ] },
     ]
 
     /// Applies every step newer than the database's version. On PostgreSQL, under an advisory

@@ -297,7 +297,7 @@ public struct SQLMetadataStore: MetadataStore {
 
     public func upload(_ id: String) async throws -> UploadSession? {
         guard let row = try await db.raw("""
-            SELECT id, repository, size, created_at, updated_at FROM uploads WHERE id = \(bind: id)
+            SELECT id, repository, size, staged_digest, created_at, updated_at FROM uploads WHERE id = \(bind: id)
             """).first() else { return nil }
         return try Self.decodeUpload(row)
     }
@@ -308,15 +308,17 @@ public struct SQLMetadataStore: MetadataStore {
             id: try row.decode(column: "id", as: String.self),
             repository: repository,
             size: try row.decode(column: "size", as: Int64.self),
+            stagedDigest: try row.decode(column: "staged_digest", as: String?.self).flatMap { Digest($0) },
             createdAt: Date(timeIntervalSince1970: try row.decode(column: "created_at", as: Double.self)),
             updatedAt: Date(timeIntervalSince1970: try row.decode(column: "updated_at", as: Double.self))
         )
     }
 
-    public func updateUpload(_ id: String, size: Int64, at time: Date) async throws {
+    public func updateUpload(_ id: String, size: Int64, stagedDigest: Digest?, at time: Date) async throws {
         try await access.transaction(.relaxed) { db in
             try await db.raw("""
-                UPDATE uploads SET size = \(bind: size), updated_at = \(bind: time.timeIntervalSince1970) WHERE id = \(bind: id)
+                UPDATE uploads SET size = \(bind: size), staged_digest = \(bind: stagedDigest?.description),
+                    updated_at = \(bind: time.timeIntervalSince1970) WHERE id = \(bind: id)
                 """).run()
         }
     }
@@ -341,7 +343,7 @@ public struct SQLMetadataStore: MetadataStore {
 
     public func uploads(idleSince time: Date) async throws -> [UploadSession] {
         try await db.raw("""
-            SELECT id, repository, size, created_at, updated_at FROM uploads
+            SELECT id, repository, size, staged_digest, created_at, updated_at FROM uploads
             WHERE updated_at < \(bind: time.timeIntervalSince1970)
             """).all().compactMap(Self.decodeUpload)
     }

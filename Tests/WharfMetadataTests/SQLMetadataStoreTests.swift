@@ -133,8 +133,10 @@ struct SQLMetadataStoreTests {
         try await withStore { store in
             let start = Date(timeIntervalSince1970: 1000)
             try await store.createUpload(UploadSession(id: "u", repository: repo, createdAt: start, updatedAt: start))
-            try await store.updateUpload("u", size: 7, at: Date(timeIntervalSince1970: 2000))
+            #expect(try await store.upload("u")?.stagedDigest == nil)
+            try await store.updateUpload("u", size: 7, stagedDigest: blob, at: Date(timeIntervalSince1970: 2000))
             #expect(try await store.upload("u")?.size == 7)
+            #expect(try await store.upload("u")?.stagedDigest == blob)
             #expect(try await store.openUploadCount() == 1)
             #expect(try await store.uploads(idleSince: Date(timeIntervalSince1970: 1500)).isEmpty)
             #expect(try await store.uploads(idleSince: Date(timeIntervalSince1970: 2500)).map(\.id) == ["u"])

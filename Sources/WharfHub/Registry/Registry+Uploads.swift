@@ -34,13 +34,15 @@ extension Registry {
         if let range, range.lowerBound != session.size {
             throw RegistryError.uploadRangeMismatch(session, repository: repository)
         }
-        let written = try await write(body, to: session)
+        let (written, hasher) = try await write(body, to: session)
         if let range, Int64(range.count) != written {
             throw RegistryError(.sizeInvalid, "Content-Range covers \(range.count) bytes but the body had \(written)")
         }
         session.size += written
+        if let hasher { session.stagedDigest = hasher.finalize() }
         session.updatedAt = stores.clock.now
-        try await metadata.updateUpload(id, size: session.size, at: session.updatedAt)
+        try await metadata.updateUpload(id, size: session.size, stagedDigest: session.stagedDigest, at: session.updatedAt)
+        if let hasher { hashes.store(id, at: session.size, hasher: hasher) }
         return session
     }
 
@@ -48,11 +50,13 @@ extension Registry {
     public func finishUpload(_ id: String, in repository: RepositoryName, digest: Digest, by actor: String?,
                              lastChunk: (some AsyncSequence<ByteBuffer, any Error>)?) async throws -> Int64 {
         var session = try await upload(id, in: repository)
+        var hasher: DigestHasher?
         if let lastChunk {
-            session.size += try await write(lastChunk, to: session, algorithm: digest.algorithm)
+            let (written, chunkHasher) = try await write(lastChunk, to: session, algorithm: digest.algorithm)
+            session.size += written
+            hasher = chunkHasher
         }
-        let hasher = try await hasher(for: session, algorithm: digest.algorithm)
-        let computed = hasher.finalize()
+        let computed = try await stagedDigest(of: session, hasher: hasher, algorithm: digest.algorithm)
         guard computed == digest else {
             try await cancelUpload(id, in: repository)
             throw RegistryError(.digestInvalid, "the uploaded content has digest \(computed), not \(digest)",
@@ -134,16 +138,18 @@ extension Registry {
         return expired
     }
 
-    /// Streams `body` to the end of the staged upload, hashing as it goes; returns the bytes written.
+    /// Streams `body` to the end of the staged upload, hashing as it goes; returns the bytes written
+    /// and the hash of the upload so far (nil when the body was empty: then nothing was hashed).
     /// On failure the staged size recorded in metadata is unchanged, so the partial chunk is discarded.
     private func write(_ body: some AsyncSequence<ByteBuffer, any Error>, to session: UploadSession,
-                       algorithm: Digest.Algorithm = .sha256) async throws -> Int64 {
-        var hasher = try await hasher(for: session, algorithm: algorithm)
+                       algorithm: Digest.Algorithm = .sha256) async throws -> (written: Int64, hasher: DigestHasher?) {
+        var hasher: DigestHasher?
         let writer = try await blobs.appendToUpload(session.id, at: session.size)
         var written: Int64 = 0
         do {
-            for try await buffer in body {
-                buffer.withUnsafeReadableBytes { hasher.update($0) }
+            for try await buffer in body where buffer.readableBytes > 0 {
+                if hasher == nil { hasher = try await self.hasher(for: session, algorithm: algorithm) }
+                buffer.withUnsafeReadableBytes { hasher!.update($0) }
                 try await writer.write(buffer)
                 written += Int64(buffer.readableBytes)
             }
@@ -153,22 +159,28 @@ extension Registry {
             throw RegistryError(.blobUploadInvalid, "the upload body ended early or could not be stored",
                                 detail: ["uuid": session.id])
         }
-        hashes.store(session.id, at: session.size + written, hasher: hasher)
-        return written
+        return (written, hasher)
     }
 
-    /// The hash of the upload's staged bytes so far, from the cache or by re-reading them.
+    /// The digest of the upload's staged bytes: from `hasher` (the last chunk's), the digest the
+    /// session recorded with its size (whichever replica received the bytes), or by hashing them.
+    private func stagedDigest(of session: UploadSession, hasher: DigestHasher?, algorithm: Digest.Algorithm) async throws -> Digest {
+        if let hasher { return hasher.finalize() }
+        if let recorded = session.stagedDigest, recorded.algorithm == algorithm { return recorded }
+        return try await self.hasher(for: session, algorithm: algorithm).finalize()
+    }
+
+    /// The hash of the upload's staged bytes so far: the cached state, brought up to date by
+    /// re-reading the bytes it has not seen (all of them when there is none). Kept in the cache
+    /// for a retry if the chunk that needs it fails.
     private func hasher(for session: UploadSession, algorithm: Digest.Algorithm) async throws -> DigestHasher {
-        if let cached = hashes.take(session.id, at: session.size, algorithm: algorithm) {
-            hashes.store(session.id, at: session.size, hasher: cached)
-            return cached
-        }
-        var hasher = DigestHasher(algorithm)
-        if session.size > 0 {
-            try await blobs.readUpload(session.id, range: 0..<session.size) { buffer in
+        var (hashed, hasher) = hashes.take(session.id, upTo: session.size, algorithm: algorithm) ?? (0, DigestHasher(algorithm))
+        if hashed < session.size {
+            try await blobs.readUpload(session.id, range: hashed..<session.size) { buffer in
                 buffer.withUnsafeReadableBytes { hasher.update($0) }
             }
         }
+        hashes.store(session.id, at: session.size, hasher: hasher)
         return hasher
     }
 }

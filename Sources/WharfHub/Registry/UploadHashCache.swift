@@ -5,7 +5,9 @@ import WharfCore
 ///
 /// The cache is only an optimisation: when it has no state for an upload (after a restart, on
 /// another replica, or after the entry left the cache) the registry re-reads the staged bytes to
-/// rebuild it. Entries leave with their upload (completed, cancelled or expired) and, at the
+/// rebuild it; when its state is behind (chunks went to another replica since), it re-reads only
+/// the bytes after it. A state is kept only for bytes the upload's session recorded as received,
+/// which never change after. Entries leave with their upload (completed, cancelled or expired) and, at the
 /// latest, when the upload would have expired.
 final class UploadHashCache: Sendable {
     private struct Entry: Sendable {
@@ -19,10 +21,11 @@ final class UploadHashCache: Sendable {
         entries = BoundedCache(budget: capacity, lifetime: lifetime, clock: clock)
     }
 
-    /// Takes the hasher of upload `id` if it has hashed exactly `offset` bytes with `algorithm`.
-    func take(_ id: String, at offset: Int64, algorithm: Digest.Algorithm) -> DigestHasher? {
-        guard let entry = entries.remove(id), entry.offset == offset, entry.hasher.algorithm == algorithm else { return nil }
-        return entry.hasher
+    /// Takes the hasher of upload `id` if it has hashed at most `offset` bytes with `algorithm`,
+    /// with the number of bytes it has hashed.
+    func take(_ id: String, upTo offset: Int64, algorithm: Digest.Algorithm) -> (offset: Int64, hasher: DigestHasher)? {
+        guard let entry = entries.remove(id), entry.offset <= offset, entry.hasher.algorithm == algorithm else { return nil }
+        return (entry.offset, entry.hasher)
     }
 
     /// Remembers the hasher of upload `id` after `offset` bytes.
