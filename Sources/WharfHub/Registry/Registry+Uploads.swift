@@ -55,6 +55,9 @@ extension Registry {
             let (written, chunkHasher) = try await write(lastChunk, to: session, algorithm: digest.algorithm)
             session.size += written
             hasher = chunkHasher
+        } else {
+            // Bytes a failed chunk left past the recorded size are not part of the blob.
+            _ = try await blobs.appendToUpload(session.id, at: session.size).close()
         }
         let computed = try await stagedDigest(of: session, hasher: hasher, algorithm: digest.algorithm)
         guard computed == digest else {
